@@ -212,9 +212,12 @@ static int parse_header(header_parser *p, npy_array *array)
     if (p->pos != p->len)
         return pg_error_set(p->err, "%s: invalid .npy header: unexpected '%c' after the closing '}'",
                             p->name, p->text[p->pos]);
-    if (!have_descr || !have_order || !have_shape)
-        return pg_error_set(p->err, "%s: invalid .npy header: missing key '%s'", p->name,
-                            !have_descr ? "descr" : !have_order ? "fortran_order" : "shape");
+    if (!have_descr)
+        return pg_error_set(p->err, "%s: invalid .npy header: missing key 'descr'", p->name);
+    if (!have_order)
+        return pg_error_set(p->err, "%s: invalid .npy header: missing key 'fortran_order'", p->name);
+    if (!have_shape)
+        return pg_error_set(p->err, "%s: invalid .npy header: missing key 'shape'", p->name);
 
     /* Map the descr to one of the supported dtypes. */
     for (size_t i = 0; i < NPY_NUM_DTYPES; i++) {

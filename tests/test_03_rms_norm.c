@@ -2,9 +2,9 @@
  * Chapter 3, GemmaRMSNorm, against golden/03_rms_norm (gen_03_rms_norm.py).
  *
  * Tolerance: rtol 1e-6 (about 8 float32 ulp) plus atol 1e-7 for outputs near
- * zero. Each output is x * r * (1 + w) with three roundings, and r may differ
- * from PyTorch's by an ulp because PyTorch sums the squares in float32 in a
- * different order, so a correct implementation lands within 2 to 3 ulp.
+ * zero. Each output is x * r * (1 + w) with three roundings. The inverse RMS r
+ * may also differ from PyTorch's by an ulp, because PyTorch sums the squares
+ * in float32 in another order. A correct implementation lands within 2 to 3 ulp.
  */
 #include <check.h>
 #include <stdlib.h>
