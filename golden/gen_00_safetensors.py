@@ -45,7 +45,7 @@ def write_safetensors(path: str, tensors, metadata=None) -> None:
 
 
 def f32_entry(name: str, array: np.ndarray):
-    array = np.ascontiguousarray(array, dtype="<f4")
+    array = np.array(array, dtype="<f4", order="C")  # keeps a 0-d shape, unlike ascontiguousarray
     return (name, "F32", array.shape, array.tobytes())
 
 
