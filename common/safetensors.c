@@ -100,8 +100,8 @@ static int map_file(mapped_file *file, const char *path, pg_error *err)
     return 0;
 }
 
-/* Reads a JSON number that must be a non-negative integer below 2^53 (the
- * integers a double holds exactly; files are far smaller). */
+/* Reads a JSON number that must be a non-negative integer below 2^53. A
+ * double represents all of those exactly, and files are far smaller. */
 static int read_size(const cJSON *item, size_t *value, const char *path, const char *tensor,
                      const char *field, pg_error *err)
 {
@@ -301,6 +301,7 @@ static int read_file(safetensors_checkpoint *ckpt, const char *path, pg_error *e
     size_t data_size = file->size - 8 - (size_t)header_size;
 
     // The JSON object, followed by nothing but the writer's padding spaces.
+    // NOTE: the header is not checked to be valid UTF-8; cJSON does not either.
     const char *parse_end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(header, (size_t)header_size, &parse_end, 0);
     if (root == NULL) {
@@ -320,6 +321,8 @@ static int read_file(safetensors_checkpoint *ckpt, const char *path, pg_error *e
         return pg_error_set(err, "%s: header is not a JSON object of tensors", path);
     }
 
+    // NOTE: gaps between tensors and bytes after the last one are accepted;
+    // the reference reader (huggingface/safetensors) rejects both.
     size_t first = ckpt->num_tensors;
     int status = 0;
     for (const cJSON *entry = root->child; entry != NULL && status == 0; entry = entry->next) {
@@ -575,9 +578,9 @@ static uint32_t f16_bits_to_f32_bits(uint16_t h)
         return sign | (uint32_t)(127 - 15 + 1 - shifts) << 23 | mantissa << 13;
     }
 
-    // Infinity and NaN: the payload moves up unchanged, as numpy converts
-    // it. (torch, through the F16C instruction, also sets the quiet bit of a
-    // signaling NaN; the two differ only there.)
+    // Infinity and NaN: the payload moves up unchanged, as numpy 1.24 does.
+    // torch 1.13 on x86 also sets the quiet bit of a signaling NaN; that is
+    // the only place where the two conversions differ.
     if (exponent == 0x1f)
         return sign | 0x7f800000u | mantissa << 13;
 

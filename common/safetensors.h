@@ -13,13 +13,14 @@
  * model.safetensors.index.json. Every file is memory-mapped read-only; tensor
  * views point into the maps, which live until safetensors_close.
  *
- * Opening validates every header entry before any tensor is read: the header
- * size (at most SAFETENSORS_MAX_HEADER_SIZE, and inside the file), the JSON,
- * the dtype (F32, BF16 and F16 only), the shape, data offsets inside the data
- * region whose length equals the element count times the dtype size, no two
- * tensors overlapping, no name twice (in one file or across shards), and an
- * index whose shards exist and hold the tensors it maps to them. Each error
- * message names the file, the tensor, the expected and the found value.
+ * Opening validates every header entry before any tensor is read. It checks
+ * the header size (at most SAFETENSORS_MAX_HEADER_SIZE, and inside the file),
+ * the JSON, the dtype (F32, BF16 and F16 only) and the shape. Data offsets
+ * must lie inside the data region and span element count * dtype size bytes,
+ * and no two tensors may overlap. No name may appear twice, in one file or
+ * across shards, and the index's shards must exist and contain the tensors it
+ * maps to them. Each error message names the file, the tensor, the expected
+ * and the found value.
  */
 #ifndef PG_SAFETENSORS_H
 #define PG_SAFETENSORS_H
@@ -31,10 +32,10 @@
 #include "pg_error.h"
 
 /* The largest JSON header accepted, in bytes: the limit (100,000,000) of the
- * reference reader, huggingface/safetensors. PaliGemma's headers are ~100 kB. */
+ * reference reader, huggingface/safetensors. */
 #define SAFETENSORS_MAX_HEADER_SIZE 100000000u
 
-/* The most dimensions a tensor may have (PaliGemma's deepest is 4, the
+/* The maximum number of dimensions of a tensor (PaliGemma's deepest is 4, the
  * patch-embedding convolution weight). */
 #define SAFETENSORS_MAX_DIMS 8
 

@@ -1,9 +1,9 @@
 """Fixtures for the safetensors reader test (common/safetensors.c).
 
 The .safetensors files are written here with struct and json only, byte for
-byte the same on every run: an 8-byte little-endian header size, the JSON
-header padded with spaces to a multiple of 8 bytes (as huggingface/safetensors
-pads it), then the tensor bytes in the order listed. The expected float32
+byte the same on every run. Each is an 8-byte little-endian header size, then
+the JSON header padded with spaces to a multiple of 8 bytes (as
+huggingface/safetensors pads it), then the tensor bytes in the order listed. The expected float32
 values come from numpy's and torch's own conversions of the same bits.
 
     single/       model.safetensors: F32, BF16 and F16 tensors, including all

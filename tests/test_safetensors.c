@@ -1,9 +1,10 @@
 /*
  * The safetensors reader (common/safetensors.c) against golden/00_safetensors
- * (gen_00_safetensors.py): every dtype conversion bit for bit against numpy's
- * and torch's, shards and their index, both PaliGemma name schemes, the
- * unused-tensor line, and one malformed file per validation rule, built in a
- * temporary directory, with the message it must produce.
+ * (gen_00_safetensors.py). Every dtype conversion is compared bit for bit with
+ * numpy's and torch's. Further cases: shards and their index, both PaliGemma
+ * name schemes, and the unused-tensor line. Each validation rule gets one
+ * malformed file, built in a temporary directory, and the message it must
+ * produce.
  *
  * Tolerance: none. F32 is copied and every BF16 and F16 value is exact in
  * float32, so each element must equal the reference bit for bit (NaN
