@@ -150,6 +150,12 @@ def write_error_fixtures(folder: str, rng: np.random.Generator) -> None:
     # 16-bit grayscale: Pillow 9.4 clips the samples to 255 in convert("RGB").
     gray16 = rng.integers(0, 65536, size=(5, 7), dtype=np.uint16)
     Image.fromarray(gray16).save(os.path.join(folder, "gray16_7x5.png"))
+    # A GIF whose palette entry 7 is transparent: stb_image makes those
+    # pixels black, Pillow keeps the palette color. Every index is used once,
+    # so that Pillow's writer keeps the palette order and the index.
+    transparent_gif = Image.fromarray(rng.permutation(256).astype(np.uint8).reshape(16, 16), mode="P")
+    transparent_gif.putpalette(rng.integers(0, 256, size=256 * 3, dtype=np.uint8).tolist())
+    transparent_gif.save(os.path.join(folder, "transparent_16x16.gif"), transparency=7)
     # A PGM with maxval 100, which Pillow scales and stb_image does not.
     with open(os.path.join(folder, "maxval_100.pgm"), "wb") as f:
         f.write(b"P5\n4 2\n100\n" + bytes(range(0, 80, 10)))

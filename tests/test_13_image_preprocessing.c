@@ -408,6 +408,16 @@ START_TEST(pnm_max_value_100_is_rejected)
 }
 END_TEST
 
+START_TEST(transparent_gif_is_rejected)
+{
+    pg_error err;
+    rgb_image image;
+    ck_assert_int_eq(image_load_rgb(&image, fixture_path("transparent_16x16.gif"), &err), -1);
+    ck_assert_message_contains(err, "transparent_16x16.gif: GIF with transparent pixels in its first frame");
+    ck_assert_message_contains(err, "save the image as PNG");
+}
+END_TEST
+
 START_TEST(invalid_image_size_is_error)
 {
     pg_error err;
@@ -439,6 +449,7 @@ Suite *image_preprocessing_suite(void)
     tcase_add_test(errors, size_limits);
     tcase_add_test(errors, gray_16_bit_is_rejected);
     tcase_add_test(errors, pnm_max_value_100_is_rejected);
+    tcase_add_test(errors, transparent_gif_is_rejected);
     tcase_add_test(errors, invalid_image_size_is_error);
     suite_add_tcase(s, errors);
     return s;

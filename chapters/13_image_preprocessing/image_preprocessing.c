@@ -145,6 +145,28 @@ static int check_pillow_agrees(const uint8_t *bytes, size_t size, const char *na
     return 0;
 }
 
+/* Rewrites a GIF frame decoded as [height, width, 4] into [height, width, 3]
+ * in place. stb_image gives a transparent GIF pixel (and any part of the
+ * screen the first frame does not cover) as 0, 0, 0 with alpha 0, where
+ * Pillow gives the palette color, so such a GIF is rejected. */
+static int gif_to_rgb(uint8_t *pixels, int width, int height, const char *name, pg_error *err)
+{
+    size_t count = (size_t)width * height;
+    for (size_t i = 0; i < count; i++)
+        if (pixels[i * 4 + 3] != 255)
+            return pg_error_set(err,
+                                "%s: GIF with transparent pixels in its first frame (the first at "
+                                "x %zu, y %zu) is not supported, because stb_image makes them black "
+                                "where Pillow keeps their palette color; save the image as PNG",
+                                name, i % (size_t)width, i / (size_t)width);
+
+    /* Drop alpha; the write position never passes the read position. */
+    for (size_t i = 0; i < count; i++)
+        for (int c = 0; c < 3; c++)
+            pixels[i * 3 + c] = pixels[i * 4 + c];
+    return 0;
+}
+
 int image_decode_rgb(rgb_image *image, const uint8_t *bytes, size_t size, const char *name,
                      pg_error *err)
 {
@@ -175,10 +197,12 @@ int image_decode_rgb(rgb_image *image, const uint8_t *bytes, size_t size, const 
         return -1;
 
     /* Decode to 3 channels: stb_image copies gray into R, G and B and
-     * drops alpha, as Pillow's convert("RGB") does. A GIF gives its first frame. */
+     * drops alpha, as Pillow's convert("RGB") does. A GIF gives its first
+     * frame, with alpha, which gif_to_rgb checks and drops. */
     int decoded_width = 0, decoded_height = 0, file_channels = 0;
+    int channels_requested = format == FORMAT_GIF ? 4 : 3;
     uint8_t *pixels = stbi_load_from_memory(bytes, (int)size, &decoded_width, &decoded_height,
-                                            &file_channels, 3);
+                                            &file_channels, channels_requested);
     if (pixels == NULL)
         return pg_error_set(err, "%s: cannot decode the image: %s (stb_image)", name,
                             stbi_failure_reason());
@@ -186,6 +210,10 @@ int image_decode_rgb(rgb_image *image, const uint8_t *bytes, size_t size, const 
         stbi_image_free(pixels);
         return pg_error_set(err, "%s: decoded size %d x %d differs from the header's %d x %d",
                             name, decoded_width, decoded_height, width, height);
+    }
+    if (format == FORMAT_GIF && gif_to_rgb(pixels, width, height, name, err) != 0) {
+        stbi_image_free(pixels);
+        return -1;
     }
 
     image->pixels = pixels;
