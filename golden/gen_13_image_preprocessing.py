@@ -119,6 +119,19 @@ def make_fixtures(folder: str, rng: np.random.Generator) -> dict:
     with open(os.path.join(folder, "rgb16_26x19.png"), "wb") as f:
         f.write(png_bytes(26, 19, 16, 2, raw))
     cases["rgb16_26x19"] = ("rgb16_26x19.png", SIZE)
+    samples = rng.integers(0, 65536, size=(7, 13, 2), dtype=np.uint16)
+    raw = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in samples)
+    with open(os.path.join(folder, "gray_alpha16_13x7.png"), "wb") as f:
+        f.write(png_bytes(13, 7, 16, 4, raw))
+    cases["gray_alpha16_13x7"] = ("gray_alpha16_13x7.png", SIZE)
+
+    # 2-bit grayscale: both libraries scale a sample v to v * 85.
+    samples = rng.integers(0, 4, size=(9, 12), dtype=np.uint8)
+    packed = (samples[:, 0::4] << 6) | (samples[:, 1::4] << 4) | (samples[:, 2::4] << 2) | samples[:, 3::4]
+    raw = b"".join(b"\x00" + row.tobytes() for row in packed)
+    with open(os.path.join(folder, "gray2bit_12x9.png"), "wb") as f:
+        f.write(png_bytes(12, 9, 2, 0, raw))
+    cases["gray2bit_12x9"] = ("gray2bit_12x9.png", SIZE)
 
     # Other formats with exact RGB values.
     save("bmp_rgb_23x37", Image.fromarray(noise(37, 23)), "bmp")
@@ -156,9 +169,11 @@ def write_error_fixtures(folder: str, rng: np.random.Generator) -> None:
     transparent_gif = Image.fromarray(rng.permutation(256).astype(np.uint8).reshape(16, 16), mode="P")
     transparent_gif.putpalette(rng.integers(0, 256, size=256 * 3, dtype=np.uint8).tolist())
     transparent_gif.save(os.path.join(folder, "transparent_16x16.gif"), transparency=7)
-    # A PGM with maxval 100, which Pillow scales and stb_image does not.
+    # PNM with maxval 100 and 65535, which Pillow rescales and stb_image does not.
     with open(os.path.join(folder, "maxval_100.pgm"), "wb") as f:
         f.write(b"P5\n4 2\n100\n" + bytes(range(0, 80, 10)))
+    with open(os.path.join(folder, "maxval_65535.ppm"), "wb") as f:
+        f.write(b"P6\n# sixteen bits\n2 1\n65535\n" + rng.integers(0, 65536, size=6, dtype=np.uint16).astype(">u2").tobytes())
 
 
 def generate() -> None:

@@ -50,6 +50,8 @@ static const fixture FIXTURES[] = {
     {"palette_transparent_20x45", "png", 20, 45, 32, 1},
     {"palette_4bit_29x17", "png", 29, 17, 32, 1},
     {"rgb16_26x19", "png", 26, 19, 32, 1},
+    {"gray_alpha16_13x7", "png", 13, 7, 32, 1},
+    {"gray2bit_12x9", "png", 12, 9, 32, 1},
     {"bmp_rgb_23x37", "bmp", 23, 37, 32, 1},
     {"bmp_palette_31x18", "bmp", 31, 18, 32, 1},
     {"ppm_25x39", "ppm", 25, 39, 32, 1},
@@ -399,12 +401,20 @@ START_TEST(gray_16_bit_is_rejected)
 }
 END_TEST
 
-START_TEST(pnm_max_value_100_is_rejected)
+START_TEST(pnm_max_value_not_255_is_rejected)
 {
     pg_error err;
     rgb_image image;
     ck_assert_int_eq(image_load_rgb(&image, fixture_path("maxval_100.pgm"), &err), -1);
-    ck_assert_message_contains(err, "maxval_100.pgm: unsupported PNM maxval 100, expected 255 or 65535");
+    ck_assert_message_contains(err, "maxval_100.pgm: unsupported PNM maxval 100, expected 255");
+    /* The maxval comes after a comment line here. */
+    ck_assert_int_eq(image_load_rgb(&image, fixture_path("maxval_65535.ppm"), &err), -1);
+    ck_assert_message_contains(err, "maxval_65535.ppm: unsupported PNM maxval 65535, expected 255");
+
+    const char cut[] = "P6\n4 2\n";
+    ck_assert_int_eq(image_decode_rgb(&image, (const uint8_t *)cut, sizeof cut - 1, "cut.ppm", &err),
+                     -1);
+    ck_assert_message_contains(err, "cut.ppm: invalid PNM header: cannot read its maxval field");
 }
 END_TEST
 
@@ -448,7 +458,7 @@ Suite *image_preprocessing_suite(void)
     tcase_add_test(errors, zero_width_is_error);
     tcase_add_test(errors, size_limits);
     tcase_add_test(errors, gray_16_bit_is_rejected);
-    tcase_add_test(errors, pnm_max_value_100_is_rejected);
+    tcase_add_test(errors, pnm_max_value_not_255_is_rejected);
     tcase_add_test(errors, transparent_gif_is_rejected);
     tcase_add_test(errors, invalid_image_size_is_error);
     suite_add_tcase(s, errors);

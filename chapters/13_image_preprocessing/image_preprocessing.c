@@ -121,7 +121,21 @@ int image_check_size(const char *name, int width, int height, pg_error *err)
 static int check_pillow_agrees(const uint8_t *bytes, size_t size, const char *name,
                                image_format format, int channels, pg_error *err)
 {
-    /* Pillow opens 16-bit grayscale PNG and PGM as mode "I" and its
+    /* Pillow scales PNM samples by 255 / maxval, rounding, and stb_image
+     * does not: for maxval 100 it keeps the raw sample, and for 16-bit
+     * samples (maxval over 255) it keeps the low byte. */
+    if (format == FORMAT_PNM) {
+        long max_value = pnm_max_value(bytes, size);
+        if (max_value < 0)
+            return pg_error_set(err, "%s: invalid PNM header: cannot read its maxval field", name);
+        if (max_value != 255)
+            return pg_error_set(err,
+                                "%s: unsupported PNM maxval %ld, expected 255 (Pillow rescales "
+                                "other maxvals, stb_image does not); save the image as PNG",
+                                name, max_value);
+    }
+
+    /* Pillow opens 16-bit grayscale PNG as mode "I" and its
      * convert("RGB") clips each value to 255 (so 0x1234 becomes 255), where
      * stb_image keeps the high byte (0x12). */
     int is_16_bit = stbi_is_16_bit_from_memory(bytes, (int)size);
@@ -132,16 +146,6 @@ static int check_pillow_agrees(const uint8_t *bytes, size_t size, const char *na
                             "8 bits per sample first",
                             name);
 
-    /* Pillow scales PNM samples by 255 / maxval; stb_image does not. */
-    if (format == FORMAT_PNM) {
-        long max_value = pnm_max_value(bytes, size);
-        if (max_value != 255 && max_value != 65535)
-            return pg_error_set(err,
-                                "%s: unsupported PNM maxval %ld, expected 255 or 65535 (other "
-                                "maxvals are scaled by Pillow but not by stb_image); "
-                                "save the image as PNG",
-                                name, max_value);
-    }
     return 0;
 }
 

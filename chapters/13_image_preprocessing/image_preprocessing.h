@@ -22,7 +22,7 @@
  * accepted, because they are the ones whose RGB values were checked to
  * equal Pillow 9.4's: PNG (8-bit, and 16-bit except grayscale), BMP,
  * GIF (first frame, without transparency), binary PNM (P5 and P6 with
- * maxval 255 or 65535), and JPEG, whose decoders differ from Pillow's
+ * maxval 255), and JPEG, whose decoders differ from Pillow's
  * libjpeg in the last bits.
  */
 #ifndef PG_IMAGE_PREPROCESSING_H
