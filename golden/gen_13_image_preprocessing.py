@@ -172,8 +172,9 @@ def write_error_fixtures(folder: str, rng: np.random.Generator) -> None:
     # PNM with maxval 100 and 65535, which Pillow rescales and stb_image does not.
     with open(os.path.join(folder, "maxval_100.pgm"), "wb") as f:
         f.write(b"P5\n4 2\n100\n" + bytes(range(0, 80, 10)))
+    samples = rng.integers(0, 65536, size=6, dtype=np.uint16).astype(">u2")
     with open(os.path.join(folder, "maxval_65535.ppm"), "wb") as f:
-        f.write(b"P6\n# sixteen bits\n2 1\n65535\n" + rng.integers(0, 65536, size=6, dtype=np.uint16).astype(">u2").tobytes())
+        f.write(b"P6\n# sixteen bits\n2 1\n65535\n" + samples.tobytes())
 
 
 def generate() -> None:

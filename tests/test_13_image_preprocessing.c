@@ -313,6 +313,12 @@ START_TEST(not_an_image_is_error)
     /* An empty file. */
     ck_assert_int_eq(image_decode_rgb(&image, (const uint8_t *)"", 0, "empty.png", &err), -1);
     ck_assert_message_contains(err, "empty.png: not a supported image file");
+
+    /* BMP magic bytes followed by garbage. */
+    const char bmp[] = "BMxxxxxx";
+    ck_assert_int_eq(image_decode_rgb(&image, (const uint8_t *)bmp, sizeof bmp - 1, "bad.bmp", &err),
+                     -1);
+    ck_assert_message_contains(err, "bad.bmp: invalid BMP header (stb_image: ");
 }
 END_TEST
 

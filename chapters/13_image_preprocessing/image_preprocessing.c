@@ -36,6 +36,12 @@ typedef enum {
 static const char *const SUPPORTED_FORMATS =
     "PNG, JPEG, BMP, GIF and binary PNM (P5, P6)";
 
+static const char *format_name(image_format format)
+{
+    static const char *const names[] = {"unknown", "PNG", "JPEG", "BMP", "GIF", "PNM"};
+    return names[format];
+}
+
 static image_format detect_format(const uint8_t *bytes, size_t size)
 {
     if (size >= 8 && memcmp(bytes, "\x89PNG\r\n\x1a\n", 8) == 0)
@@ -191,10 +197,12 @@ int image_decode_rgb(rgb_image *image, const uint8_t *bytes, size_t size, const 
         image_check_size(name, png_width > INT_MAX ? INT_MAX : (int)png_width,
                          png_height > INT_MAX ? INT_MAX : (int)png_height, err) != 0)
         return -1;
+    /* stbi_info tries every format in turn, so its reason may come from
+     * another format than the one the magic bytes name. */
     int width = 0, height = 0, channels = 0;
     if (!stbi_info_from_memory(bytes, (int)size, &width, &height, &channels))
-        return pg_error_set(err, "%s: cannot read the image header: %s (stb_image)", name,
-                            stbi_failure_reason());
+        return pg_error_set(err, "%s: invalid %s header (stb_image: %s); the file is corrupt",
+                            name, format_name(format), stbi_failure_reason());
     if (image_check_size(name, width, height, err) != 0)
         return -1;
     if (check_pillow_agrees(bytes, size, name, format, channels, err) != 0)
@@ -276,7 +284,7 @@ static double filter_scale(int in_size, int out_size)
     return scale < 1.0 ? 1.0 : scale;
 }
 
-/* The most input pixels one output pixel reads: 2 * ceil(support) + 1. */
+/* The maximum number of input pixels one output pixel reads: 2 * ceil(support) + 1. */
 static int kernel_size(int in_size, int out_size)
 {
     double support = 2.0 * filter_scale(in_size, out_size);
@@ -293,7 +301,8 @@ static void bicubic_coefficients(int32_t *coefficients, int *bounds, int in_size
     double scale = (double)in_size / out_size;
     double filterscale = filter_scale(in_size, out_size);
     double support = 2.0 * filterscale;
-    /* Pillow multiplies by this reciprocal; dividing by filterscale can round differently. */
+    /* Pillow multiplies by this reciprocal. Dividing by filterscale instead
+     * changed no byte of the test fixtures, but can change a weight's last bit. */
     double inverse_filterscale = 1.0 / filterscale;
 
     for (int i = 0; i < out_size; i++) {
@@ -302,7 +311,7 @@ static void bicubic_coefficients(int32_t *coefficients, int *bounds, int in_size
 
         /* Input pixels in [center - support, center + support), rounded to
          * the nearest pixel edge and clipped to the image. The cast truncates
-         * toward zero, as Pillow's does; the clip to 0 makes that harmless. */
+         * toward zero, as Pillow's does. The clip to 0 makes that harmless. */
         int xmin = (int)(center - support + 0.5);
         if (xmin < 0)
             xmin = 0;
@@ -335,7 +344,7 @@ static void bicubic_coefficients(int32_t *coefficients, int *bounds, int in_size
     }
 }
 
-/* Rounds a fixed-point sum (which already holds the 0.5 bias) to a pixel value. */
+/* Rounds a fixed-point sum (which already contains the 0.5 bias) to a pixel value. */
 static uint8_t clip_to_uint8(int32_t sum)
 {
     if (sum < 0)
@@ -430,7 +439,7 @@ void bicubic_resize(uint8_t *out, const uint8_t *in, int in_width, int in_height
     int need_horizontal = out_width != in_width;
     int need_vertical = out_height != in_height;
 
-    /* Vertical weights first: they say which input rows the output needs. */
+    /* Vertical weights first, because they determine which input rows the output needs. */
     bicubic_coefficients(coefficients_vertical, bounds_vertical, in_height, out_height,
                          layout.ksize_vertical);
     int first_row = bounds_vertical[0];
