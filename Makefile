@@ -21,7 +21,8 @@ OPTIMIZE ?= -O2
 CFLAGS  ?= $(OPTIMIZE) -g
 CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -ffp-contract=off
 CPPFLAGS += -Icommon -Ichapters -I/usr/include/stb -I/usr/include/cjson
-LDLIBS  += -lcjson -lm
+# libstb holds the compiled stb_image, so no file defines STB_IMAGE_IMPLEMENTATION.
+LDLIBS  += -lstb -lcjson -lm
 # Check's flags come from pkg-config, read when a recipe needs them (after `make deps`).
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
 
