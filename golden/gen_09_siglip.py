@@ -21,8 +21,8 @@ SMALL = SiglipVisionConfig(hidden_size=64, intermediate_size=128, num_hidden_lay
                            num_attention_heads=4, num_channels=3, image_size=32, patch_size=8,
                            layer_norm_eps=1e-6)
 
-# (parameter name, seed, scale) for the So400m-width layer; tests/test_09_siglip.c
-# holds the same table. The q and k scales make the attention scores about
+# (parameter name, seed, scale) for the So400m-width layer. tests/test_09_siglip.c
+# repeats the same table. The q and k scales make the attention scores about
 # 1 in standard deviation, so the softmax is neither flat nor one-hot.
 SO400M_LAYER_SEEDS = [
     ("layer_norm1.weight", 9101, 1.0),

@@ -63,8 +63,8 @@ def build_prefix_lm_mask(prefix_length: int, past_length: int, num_queries: int,
 
     Query t sits at sequence position past_length + t. Keys 0 .. past_length + T - 1
     are written; later key slots (a preallocated cache) are never attended.
-    The prefix (image tokens, <bos>, prompt, "\\n") is bidirectional; the
-    suffix is causal and sees the whole prefix.
+    The prefix (image tokens, <bos>, prompt, "\\n") is bidirectional. The
+    suffix is causal and attends to the whole prefix.
     """
     query_position = past_length + torch.arange(num_queries).unsqueeze(1)  # [T, 1]
     key_position = torch.arange(num_keys).unsqueeze(0)                    # [1, S]

@@ -2,8 +2,8 @@
 
 The class names and the parameter names follow Hugging Face transformers
 (4.42 to 4.48, SiglipVisionModel) and the educational PyTorch rewrite of
-PaliGemma that uses the same names, so that a state dict of
-paligemma-3b-pt-224 under `vision_tower.` loads into SiglipVisionModel as is.
+PaliGemma that uses the same names. A state dict of paligemma-3b-pt-224
+under `vision_tower.` therefore loads into SiglipVisionModel as is.
 PaliGemma runs the tower without the attention-pooling head
 (vision_use_head=False), so there is none here. Tensors carry a batch
 dimension B, which the golden scripts always set to 1; the C code drops it.
@@ -19,8 +19,8 @@ class SiglipVisionConfig:
 
     These are the values in paligemma-3b-pt-224's config.json. transformers'
     own SiglipVisionConfig defaults to a base-size tower (768 wide, patch 16),
-    and PaliGemmaConfig's fallback vision config says intermediate_size 4096,
-    which no released checkpoint uses.
+    and PaliGemmaConfig's fallback vision config sets intermediate_size 4096,
+    where the checkpoint's config.json has 4304.
     """
 
     def __init__(self, hidden_size: int = 1152, intermediate_size: int = 4304,
@@ -62,7 +62,7 @@ class SiglipVisionEmbeddings(nn.Module):
 
 
 class SiglipAttention(nn.Module):
-    """Multi-head self-attention with biases, no mask: every patch sees every patch."""
+    """Multi-head self-attention with biases and no mask: every patch attends to every patch."""
 
     def __init__(self, config: SiglipVisionConfig) -> None:
         super().__init__()
@@ -162,7 +162,7 @@ class SiglipVisionTransformer(nn.Module):
 
 
 class SiglipVisionModel(nn.Module):
-    """The vision tower as PaliGemma holds it: parameters under `vision_model.`."""
+    """The vision tower as PaliGemma stores it, with its parameters under `vision_model.`."""
 
     def __init__(self, config: SiglipVisionConfig) -> None:
         super().__init__()

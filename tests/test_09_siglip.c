@@ -1,10 +1,10 @@
 /*
  * Chapter 9, the SigLIP vision tower, against golden/09_siglip (gen_09_siglip.py).
  *
- * Cases: LayerNorm alone; the small tower (image 32, patch 8, 16 patches,
+ * Cases: LayerNorm alone. The small tower (image 32, patch 8, 16 patches,
  * hidden 64, 4 heads of 16, intermediate 128, 2 layers) stage by stage, so a
- * failure names the stage; one encoder layer at So400m's width on 8 tokens,
- * with weights made by seeded_uniform on both sides; the config checks.
+ * failure names the stage. One encoder layer at So400m's width on 8 tokens,
+ * with weights made by seeded_uniform on both sides. The config checks.
  *
  * Tolerances (atol + rtol * |want|), all from float32 summation order: the C
  * sums each dot product left to right, PyTorch's convolution and matmuls sum
@@ -190,8 +190,8 @@ END_TEST
 /* The golden embeddings must reject column-major patch order (patch =
  * col * g + row), the bug of reading the conv output grid transposed. The
  * C convolution run with zero position embeddings gives each patch's conv
- * output; placing them in transposed order and adding the position
- * embeddings must miss the golden by far more than the tolerance. */
+ * output. Placed in transposed order, plus the position embeddings, they
+ * must miss the golden by far more than the tolerance. */
 START_TEST(embeddings_reject_transposed_grid)
 {
     small_tower tower;

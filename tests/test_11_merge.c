@@ -2,8 +2,8 @@
  * Chapter 11, the merge of image features and text, the prefix-LM mask and
  * the position ids, against golden/11_merge (gen_11_merge.py).
  *
- * Tolerance 0 everywhere: the merge copies rows and divides each image
- * element once by the float32 sqrt(D), exactly as PyTorch does; the mask and
+ * Tolerance 0 everywhere. The merge copies rows and divides each image
+ * element once by the float32 sqrt(D), exactly as PyTorch does. The mask and
  * the positions are exact values.
  */
 #include <check.h>
@@ -209,9 +209,8 @@ END_TEST
 
 /* ---- invalid input ---------------------------------------------------------- */
 
-/* Runs the merge on a tiny vocabulary (V = 6, D = 2, <image> = 5 unless
- * image_token_index says otherwise) and expects -1 with both fragments in
- * the message, and the output untouched. */
+/* Runs the merge on a tiny vocabulary (V = 6, D = 2) and expects -1, both
+ * fragments in the message, and the output untouched. */
 static void expect_merge_error(const int *ids, int T, int P, int image_token_index, int pad_token_id,
                                const char *fragment1, const char *fragment2)
 {
@@ -300,8 +299,8 @@ static void check_mask_golden(const char *name, int prefix_length, int past_leng
     npy_free(&want);
 }
 
-/* 2 image rows, bos, one text token, "\n" (prefix 5) and 2 suffix tokens:
- * rows 0-4 see columns 0-4, row 5 sees 0-5, row 6 sees 0-6. A causal mask
+/* 2 image rows, bos, one text token, "\n" (prefix 5) and 2 suffix tokens.
+ * Rows 0-4 attend to columns 0-4, row 5 to 0-5, row 6 to 0-6. A causal mask
  * over the prefix would hide column 4 from row 0, which this catches. */
 START_TEST(mask_prefix_5_suffix_2_literal)
 {

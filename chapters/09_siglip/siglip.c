@@ -177,8 +177,8 @@ void siglip_vision_embeddings(float *embeddings, const float *pixel_values,
             int patch = row * grid + col;
             float *out = embeddings + (size_t)patch * E;
 
-            /* Conv2d with stride = kernel = p and no padding: output (row, col)
-             * sees exactly the pixels of its own patch. */
+            /* Conv2d with stride = kernel = p and no padding, so output
+             * (row, col) reads exactly the pixels of its own patch. */
             for (int e = 0; e < E; e++) {
                 const float *kernel = patch_embedding_weight + (size_t)e * kernel_size;
                 float sum = 0.0f;

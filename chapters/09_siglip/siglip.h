@@ -71,8 +71,8 @@ typedef struct {
 } siglip_encoder_layer_weights;
 
 /* The parameters of the whole tower (vision_tower.vision_model.*). The
- * pointers are not owned: whoever fills the struct (a test, the checkpoint
- * loader) keeps the memory alive and frees it. */
+ * struct does not own the memory. The code that fills it (a test, the
+ * checkpoint loader) keeps the tensors alive and frees them. */
 typedef struct {
     const float *patch_embedding_weight;    /* [E, Cn, p, p] */
     const float *patch_embedding_bias;      /* [E] */
@@ -83,10 +83,10 @@ typedef struct {
 } siglip_vision_weights;
 
 /* Scratch buffers for up to max_tokens rows, made once so that a forward
- * pass allocates nothing. hidden_states holds the residual stream, so after
- * each step it is that step's output. */
+ * pass allocates nothing. hidden_states is the residual stream, so after
+ * each step it contains that step's output. */
 typedef struct {
-    int max_tokens;        /* rows every [*, E] buffer holds */
+    int max_tokens;        /* row capacity of every [*, E] buffer */
     int hidden_size;       /* E the buffers were made for */
     int intermediate_size; /* F the buffers were made for */
     float *hidden_states;  /* [max_tokens, E] */

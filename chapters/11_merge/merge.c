@@ -93,8 +93,8 @@ int paligemma_prefix_lm_mask(float *attention_mask, int prefix_length, int past_
     for (int t = 0; t < T; t++) {
         int query_position = past_length + t;
         for (int s = 0; s < S; s++) {
-            /* Prefix keys are visible to every query, in both directions;
-             * later keys only causally. Unwritten cache slots never. */
+            /* Every query attends to the whole prefix, and to later keys
+             * only causally. Unwritten cache slots are always masked. */
             int visible = s < written && (s < prefix_length || s <= query_position);
             attention_mask[(size_t)t * S + s] = visible ? 0.0f : -INFINITY;
         }

@@ -44,13 +44,14 @@ int paligemma_merge_input_ids_with_image_features(float *inputs_embeds, const in
                                                   int pad_token_id, pg_error *err);
 
 /* Writes the prefix-LM attention mask [T, S] for T new tokens that follow
- * past_length cached ones. Query t sits at position q = past_length + t;
- * it may attend to key s when s was written (s < past_length + T) and
- * s < prefix_length or s <= q: the prefix (image tokens, <bos>, prompt,
- * "\n") sees itself in both directions and the suffix is causal. Slots s >=
- * past_length + T of a preallocated cache are masked. Returns -1 with a
- * message if a size is negative, T is not positive, S < past_length + T or
- * prefix_length > past_length + T (the prefix must be complete). */
+ * past_length cached ones. Query t is at position q = past_length + t. It
+ * may attend to key s when s was written (s < past_length + T) and either
+ * s < prefix_length or s <= q. So the prefix (image tokens, <bos>, prompt,
+ * "\n") attends to itself in both directions, and the suffix is causal.
+ * Slots s >= past_length + T of a preallocated cache are masked. Returns -1
+ * with a message if a size is negative, T is not positive,
+ * S < past_length + T, or prefix_length > past_length + T (because the
+ * prefix must be complete). */
 int paligemma_prefix_lm_mask(float *attention_mask, int prefix_length, int past_length, int T, int S,
                              pg_error *err);
 
