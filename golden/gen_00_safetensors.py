@@ -14,34 +14,15 @@ values come from numpy's and torch's own conversions of the same bits.
 """
 import json
 import os
-import struct
 
 import numpy as np
 import torch
 
 from golden_io import GOLDEN_DIR, ChapterWriter, seed_everything
+from safetensors_io import write_safetensors
 
 CHAPTER = "00_safetensors"
 FOLDER = os.path.join(GOLDEN_DIR, CHAPTER)
-
-
-def write_safetensors(path: str, tensors, metadata=None) -> None:
-    """Write [(name, dtype, shape, raw bytes)] as one .safetensors file."""
-    header = {}
-    if metadata is not None:
-        header["__metadata__"] = metadata
-    offset = 0
-    for name, dtype, shape, raw in tensors:
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(raw)]}
-        offset += len(raw)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for _, _, _, raw in tensors:
-            f.write(raw)
 
 
 def f32_entry(name: str, array: np.ndarray):
