@@ -13,6 +13,9 @@ fixed seed, and writes into golden/14_tokenizer/:
   ids.npy, ids_offsets.npy         sentencepiece's encode() of each string
   decoded_bytes.npy, decoded_offsets.npy
                                    sentencepiece's decode() of those ids
+  raw_ids.npy, raw_decoded_*.npy   id lists no text encodes to (control
+                                   pieces, byte runs that are not UTF-8) and
+                                   their decode()
   strings.txt                      the strings, one repr() a line, for reading
   prompt_ids.npy, prompt_offsets.npy, prompt_texts.txt
                                    PaliGemma prompts: 256 x <image>, <bos>,
@@ -286,11 +289,13 @@ SPECIALS = [("<pad>", 0.0, CONTROL), ("<eos>", 0.0, CONTROL), ("<bos>", 0.0, CON
 
 HANDMADE = {
     # "abc" is UNUSED: merging "ab" + "c" yields it, and sentencepiece splits it back.
+    # "<x>a" is user-defined and starts with the user-defined "<x>": the longest match wins.
     "unused": (SPECIALS + [("a", -1.0, NORMAL), ("b", -1.0, NORMAL), ("c", -1.0, NORMAL),
                            ("ab", -2.0, NORMAL), ("abc", -1.5, UNUSED), ("bc", -3.0, NORMAL),
                            ("abcd", -0.5, NORMAL), ("d", -1.0, NORMAL), ("\u2581", -1.0, NORMAL),
-                           ("<x>", 0.0, USER_DEFINED), ("<xy>", 0.0, USER_DEFINED)],
-               b"", ["abc", "abcd", "ab c", "cabc", "abcabc", "a<x>b", "<xy>c", "<x<xy>", "bcd", "zz", ""]),
+                           ("<x>", 0.0, USER_DEFINED), ("<xy>", 0.0, USER_DEFINED), ("<x>a", 0.0, USER_DEFINED)],
+               b"", ["abc", "abcd", "ab c", "cabc", "abcabc", "a<x>b", "<xy>c", "<x<xy>", "bcd", "zz", "",
+                     "<x>a", "<x>ab", "<x><x>a"]),
     # Equal scores: the leftmost pair merges first, so "aaa" is "aa" + "a".
     "ties": (SPECIALS + [("a", -1.0, NORMAL), ("b", -1.0, NORMAL), ("aa", -2.0, NORMAL),
                          ("ab", -2.0, NORMAL), ("ba", -2.0, NORMAL), ("aab", -1.0, NORMAL)],
@@ -317,6 +322,18 @@ def generate() -> None:
     save_ids(out, "ids", ids)
     save_texts(out, "decoded", [sp.decode(i) for i in ids])
     write_text_file(os.path.join(out.folder, "strings.txt"), strings)
+
+    # Id lists that no text encodes to: specials, and byte runs that are not UTF-8.
+    def byte_ids(values):
+        return [sp.piece_to_id(f"<0x{v:02X}>") for v in values]
+    letter_a = sp.piece_to_id("a")
+    raw = [[3, 2, 1, 0], [2] + sp.encode("caption en") + [1], byte_ids([0xC0, 0x80]),
+           byte_ids([0xED, 0xA0, 0x80]), byte_ids([0xF4, 0x90, 0x80, 0x80]), byte_ids([0xE2, 0x82]),
+           byte_ids([0xE2, 0x82, 0x41]), byte_ids([0xF8]), byte_ids([0x80]),
+           byte_ids([0xE2]) + [letter_a] + byte_ids([0x82, 0xAC]), byte_ids([0xE2, 0x82, 0xAC, 0xE2]),
+           byte_ids([0xF0, 0x9F, 0x98, 0x80, 0x80]), [5, 1027, 1028]]
+    save_ids(out, "raw_ids", raw)
+    save_texts(out, "raw_decoded", [sp.decode(i) for i in raw])
 
     prompts = ["caption en", "detect red circle", "answer en what color is the square?", "<bos>", ""]
     image_token_id = sp.get_piece_size()
