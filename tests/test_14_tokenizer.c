@@ -1,9 +1,9 @@
 /*
  * Chapter 14, the SentencePiece BPE tokenizer, against golden/14_tokenizer
- * (gen_14_tokenizer.py): the ids and decoded texts that sentencepiece 0.1.97
- * gives for the test strings with a Gemma-like model trained there, three
- * hand-written models for UNUSED pieces, score ties and training-only
- * options, and the PaliGemma prompt ids.
+ * (gen_14_tokenizer.py). The golden files hold the ids and decoded texts that
+ * sentencepiece 0.1.97 gives with a Gemma-like model trained there, and with
+ * three hand-written models (UNUSED pieces, score ties, training-only
+ * options), and the PaliGemma prompt ids.
  *
  * Token ids are integers, so every comparison is exact: no tolerance.
  * The rejection tests build malformed ModelProto bytes here, one per check.
