@@ -279,8 +279,8 @@ class GemmaForCausalLM(nn.Module):
                                                      position_ids, kv_cache)
         # lm_head shares embed_tokens' [V, D] matrix: logits = h @ embed_tokens^T.
         # hidden_states[:, -0:] is every row, which is why 0 means "all".
-        kept = hidden_states[:, -num_logits_to_keep:, :]
-        logits = nn.functional.linear(kept, self.model.embed_tokens.weight)
+        last_rows = hidden_states[:, -num_logits_to_keep:, :]
+        logits = nn.functional.linear(last_rows, self.model.embed_tokens.weight)
         return logits.float(), layer_boundaries
 
 
@@ -297,8 +297,8 @@ def seeded_scale(name: str, shape: Tuple[int, ...], gain: float) -> float:
     """Return the half-width of the uniform distribution of one tensor.
 
     Norm weights are uniform in [-0.5, 0.5), so 1 + w lies in [0.5, 1.5). A Linear
-    weight [out, in] gets gain * sqrt(3 / in), a standard deviation of gain / sqrt(in);
-    embed_tokens [V, D] gets gain * sqrt(3 / D).
+    weight [out, in] gets gain * sqrt(3 / in), which is a standard deviation of
+    gain / sqrt(in). embed_tokens [V, D] gets gain * sqrt(3 / D).
     """
     if name.endswith("norm"):
         return NORM_SCALE

@@ -171,7 +171,7 @@ static void run_decode(float *outputs, kv_cache *cache)
         golden_load_f32(&x, CHAPTER, name, 2, T, HIDDEN);
         snprintf(name, sizeof name, "decode_positions_%d", step);
         int *positions = load_positions(name, T);
-        /* NULL mask: the prefill is the prefix, and a decode step sees all. */
+        /* NULL mask: the prefill is the prefix, and a decode step attends to all. */
         run_attention(outputs + (size_t)row * HIDDEN, &c, x.data, NULL, positions, cache, &scratch, T);
         ck_assert_int_eq(kv_cache_num_items(cache), PREFILL + step);
         row += T;
@@ -203,7 +203,7 @@ START_TEST(prefill_then_decode_through_cache)
         npy_free(&want);
     }
 
-    /* The cache holds keys after RoPE and raw values, [K, S, Dh] per layer.
+    /* The cache contains keys after RoPE and raw values, [K, S, Dh] per layer.
      * Keys are one sum of 64 products and one rotation: atol 2e-6. */
     npy_array want_keys, want_values;
     int S = PREFILL + STEPS;

@@ -8,7 +8,7 @@
  *
  * Tolerance of the small cases: atol 2e-5 + rtol 1e-5. The output is the
  * input plus the attention (errors of a few 1e-6, chapter 6) plus the MLP
- * applied to the RMSNorm of that sum (chapter 4); the residual stream reaches
+ * applied to the RMSNorm of that sum (chapter 4). The residual stream reaches
  * |6| here, so errors of several float32 ulp of it (5e-7 each) are expected.
  * Measured at most 6.7e-6.
  *

@@ -19,9 +19,9 @@
  *   embedding rows (|w| < 0.44), |terms| summing to at most 15, on top of the
  *   hidden-state error after the final norm. PyTorch's float32 logits are
  *   6.2e-6 from float64; measured C against PyTorch at most 1.6e-5.
- * PyTorch itself gives logits 4.5e-6 apart between prefill + decode and the
- * one-pass prefix-LM run; the C code gives the same bits for both, and the
- * masks' effect is 2.3 or more.
+ * PyTorch's logits differ by 4.5e-6 between prefill + decode and the one-pass
+ * prefix-LM run. The C code gives the same bits for both. The choice of mask
+ * moves the logits by 2.3 or more.
  */
 #include <check.h>
 #include <math.h>

@@ -221,7 +221,7 @@ int gemma_for_causal_lm_forward(float *logits, int num_logits_to_keep, const int
     /* logits = h[T - R .. T - 1] @ embed_tokens^T: the [V, D] embedding is
      * already in linear()'s [out, in] layout, so the tied head needs no copy. */
     int rows = num_logits_to_keep == 0 ? T : num_logits_to_keep;
-    const float *kept = state->last_hidden_state + (size_t)(T - rows) * config->hidden_size;
-    linear(logits, kept, weights->embed_tokens, NULL, rows, config->hidden_size, config->vocab_size);
+    const float *last_rows = state->last_hidden_state + (size_t)(T - rows) * config->hidden_size;
+    linear(logits, last_rows, weights->embed_tokens, NULL, rows, config->hidden_size, config->vocab_size);
     return 0;
 }

@@ -41,7 +41,7 @@ typedef struct {
     int num_attention_heads;     /* H */
     int num_key_value_heads;     /* K */
     int head_dim;                /* Dh; not hidden_size / num_attention_heads in general */
-    int max_position_embeddings; /* longest sequence the model was trained for */
+    int max_position_embeddings; /* maximum sequence length the model was trained for */
     float rms_norm_eps;
     float rope_theta;
     int pad_token_id;
@@ -54,11 +54,11 @@ typedef struct {
  * eps 1e-6, theta 10000, pad 0, bos 2, eos 1. */
 void gemma_config_paligemma_3b(gemma_config *config);
 
-/* Checks that a configuration describes a model this code can run. Returns
- * -1 with a message naming the field, its value and the rule if a size is
- * not positive, num_attention_heads is not a multiple of
- * num_key_value_heads, head_dim is odd, eps or theta is not a positive
- * finite number (eps may be 0), or a special token id is outside the
+/* Checks that a configuration describes a model this code can run, and
+ * returns -1 with a message naming the field, its value and the rule
+ * otherwise. Rejected: a size that is not positive, num_attention_heads not
+ * a multiple of num_key_value_heads, an odd head_dim, an eps or theta that is
+ * not finite and positive (eps may be 0), a special token id outside the
  * vocabulary. */
 int gemma_config_validate(const gemma_config *config, pg_error *err);
 
