@@ -16,36 +16,18 @@ by code here, so running the script twice writes the same bytes.
 import io
 import os
 import struct
-import warnings
 import zlib
 
 import numpy as np
 from PIL import Image
 
 from golden_io import ChapterWriter
+from processing_paligemma import siglip_preprocess
 
 CHAPTER = "13_image_preprocessing"
 SIZE = 32          # target size of the small cases
 REAL_SIZE = 224    # paligemma-3b-pt-224
 RNG_SEED = 13
-
-
-def siglip_preprocess(path: str, size: int):
-    """Return (rgb, resized, pixel_values) as SiglipImageProcessor computes them."""
-    with warnings.catch_warnings():
-        # Pillow warns that a palette with per-entry alpha should go to RGBA;
-        # the processor converts to RGB, which drops that alpha on purpose.
-        warnings.filterwarnings("ignore", "Palette images with Transparency")
-        rgb = Image.open(path).convert("RGB")
-    resized = rgb.resize((size, size), Image.BICUBIC)
-    resized_array = np.asarray(resized)
-    # rescale: float64 times the Python float 1/255, then cast to float32.
-    rescaled = (resized_array.astype(np.float64) * (1 / 255)).astype(np.float32)
-    # normalize: mean and std are float32 arrays, so the arithmetic stays float32.
-    mean = np.array([0.5, 0.5, 0.5], dtype=np.float32)
-    std = np.array([0.5, 0.5, 0.5], dtype=np.float32)
-    normalized = (rescaled - mean) / std
-    return np.asarray(rgb), resized_array, normalized.transpose(2, 0, 1)
 
 
 def png_bytes(width: int, height: int, bit_depth: int, color_type: int, raw_rows: bytes) -> bytes:

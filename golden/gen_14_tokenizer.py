@@ -37,6 +37,7 @@ import numpy as np
 import sentencepiece as spm
 
 from golden_io import ChapterWriter
+from processing_paligemma import paligemma_prompt_ids
 
 CHAPTER = "14_tokenizer"
 VOCAB_SIZE = 2048
@@ -237,11 +238,6 @@ def write_text_file(path: str, texts: Sequence[str]) -> None:
             f.write(repr(text) + "\n")
 
 
-def paligemma_prompt_ids(sp: spm.SentencePieceProcessor, prompt: str, image_token_id: int) -> List[int]:
-    """256 x <image>, then <bos>, tokens(prompt), tokens("\\n"), as PaliGemma's processor builds them."""
-    return [image_token_id] * NUM_IMAGE_TOKENS + [sp.bos_id()] + sp.encode(prompt) + sp.encode("\n")
-
-
 # ---- hand-written models ---------------------------------------------------
 # A few lines of protobuf wire format, enough to write ModelProto messages
 # that exercise what the trained model lacks.
@@ -337,7 +333,7 @@ def generate() -> None:
 
     prompts = ["caption en", "detect red circle", "answer en what color is the square?", "<bos>", ""]
     image_token_id = sp.get_piece_size()
-    save_ids(out, "prompt", [paligemma_prompt_ids(sp, p, image_token_id) for p in prompts])
+    save_ids(out, "prompt", [paligemma_prompt_ids(sp, p, image_token_id, NUM_IMAGE_TOKENS) for p in prompts])
     write_text_file(os.path.join(out.folder, "prompt_texts.txt"), prompts)
 
     for name, (pieces, trainer_extra, texts) in HANDMADE.items():
