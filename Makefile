@@ -54,7 +54,7 @@ run: deps
 	./$(BUILD)/chapter-demo
 
 test: deps
-	@$(MAKE) --no-print-directory $(TEST_RUNNER)
+	@$(MAKE) --no-print-directory $(TEST_RUNNER) $(PROGRAMS)
 	./$(TEST_RUNNER)
 
 test-debug: deps

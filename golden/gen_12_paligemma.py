@@ -21,6 +21,7 @@ import os
 import shutil
 
 import numpy as np
+from PIL import Image
 import sentencepiece as spm
 import torch
 
@@ -29,12 +30,13 @@ from modeling_gemma import GemmaConfig
 from modeling_paligemma import (PaliGemmaConfig, PaliGemmaForConditionalGeneration, generate_greedy,
                                 load_paligemma)
 from modeling_siglip import SiglipVisionConfig
+from processing_paligemma import paligemma_prompt_ids, siglip_preprocess
 from safetensors_io import save_state_dict
 
 CHAPTER = "12_paligemma"
 TOKENIZER = os.path.join(GOLDEN_DIR, "14_tokenizer", "tokenizer.model")
 PROMPT_TEXT = "caption en"
-NEWLINE = "\n"
+END_TO_END_PROMPT = "answer en what color is the square?"
 MAX_NEW_TOKENS = 12
 WEIGHT_STD = 0.3
 
@@ -92,13 +94,6 @@ def random_weights(model: torch.nn.Module) -> None:
             parameter.copy_(torch.randn(parameter.shape) * std)
 
 
-def prompt_ids(config: PaliGemmaConfig, tokenizer: spm.SentencePieceProcessor) -> list:
-    """256 <image> tokens in the real model, 16 here; then <bos>, the prompt and "\\n"."""
-    num_image_tokens = config.vision_config.num_patches
-    text = tokenizer.encode(PROMPT_TEXT) + tokenizer.encode(NEWLINE)
-    return [config.image_token_index] * num_image_tokens + [config.bos_token_id] + text
-
-
 def save_checkpoint(folder: str, config_dict: dict, model: torch.nn.Module, dtype: torch.dtype) -> None:
     os.makedirs(folder, exist_ok=True)
     config_dict = dict(config_dict, torch_dtype="float32" if dtype == torch.float32 else "bfloat16")
@@ -131,7 +126,8 @@ def generate() -> None:
     model = PaliGemmaForConditionalGeneration(config)
     random_weights(model)
 
-    input_ids = prompt_ids(config, tokenizer)
+    input_ids = paligemma_prompt_ids(tokenizer, PROMPT_TEXT, config.image_token_index,
+                                     config.vision_config.num_patches)
     pixel_values = torch.rand(1, 3, 32, 32) * 2 - 1
     out.save("input_ids", input_ids, dtype="<i8")
     out.save("pixel_values", pixel_values[0])
@@ -148,3 +144,28 @@ def generate() -> None:
         if len(ids) < 10 or len(set(ids)) < 3:
             raise RuntimeError(f"{prefix}: greedy ids {ids} stop early or repeat; change the seed")
         print(f"  {prefix}: greedy ids {ids}")
+
+    end_to_end(out, tokenizer, config)
+
+
+def end_to_end(out: ChapterWriter, tokenizer: spm.SentencePieceProcessor, config: PaliGemmaConfig) -> None:
+    """A PNG and a text prompt through the whole Python pipeline, for the paligemma command.
+
+    The image is 45 x 30, so the resize to 32 x 32 enlarges one side and
+    shrinks the other. The expected ids come from the float32 checkpoint.
+    """
+    rng = np.random.default_rng(1212)
+    pixels = rng.integers(0, 256, size=(30, 45, 3), dtype=np.uint8)
+    pixels[:, :15, 0] = 250  # a red band on the left, so the image is not symmetric
+    path = os.path.join(out.folder, "photo.png")
+    Image.fromarray(pixels, "RGB").save(path, optimize=False)
+
+    _, _, pixel_values = siglip_preprocess(path, config.vision_config.image_size)
+    input_ids = paligemma_prompt_ids(tokenizer, END_TO_END_PROMPT, config.image_token_index,
+                                     config.vision_config.num_patches)
+    model, _ = load_paligemma(os.path.join(out.folder, "tiny_f32"))
+    ids, _ = generate_greedy(model, torch.tensor([input_ids]), torch.from_numpy(pixel_values).unsqueeze(0),
+                             MAX_NEW_TOKENS)
+    out.save("photo_input_ids", input_ids, dtype="<i8")
+    out.save("photo_generated_ids", ids, dtype="<i8")
+    print(f"  photo.png, {END_TO_END_PROMPT!r}: greedy ids {ids}")

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "12_paligemma/paligemma.h"
@@ -183,12 +184,442 @@ START_TEST(bfloat16_checkpoint_matches)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------
+ * The paligemma command, end to end: a PNG and a text prompt.
+ * ------------------------------------------------------------------------- */
+
+/* Runs a shell command; returns its exit status and its stdout (and stderr
+ * when merge_stderr) in output. */
+static int run_command(const char *command, char *output, size_t output_size)
+{
+    FILE *pipe = popen(command, "r");
+    ck_assert_ptr_nonnull(pipe);
+    size_t used = fread(output, 1, output_size - 1, pipe);
+    output[used] = '\0';
+    int status = pclose(pipe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The same ids as the PyTorch pipeline fed the same file and text:
+ * Pillow preprocessing, the sentencepiece prompt, greedy decoding. */
+START_TEST(command_matches_pytorch_pipeline)
+{
+    char command[1024], output[8192];
+    snprintf(command, sizeof command,
+             "./build/paligemma --model %s/12_paligemma/tiny_f32 --image %s/12_paligemma/photo.png "
+             "--prompt 'answer en what color is the square?' --max-tokens 12 --print-ids 2>/dev/null",
+             getenv("PG_GOLDEN_DIR") != NULL ? getenv("PG_GOLDEN_DIR") : "golden",
+             getenv("PG_GOLDEN_DIR") != NULL ? getenv("PG_GOLDEN_DIR") : "golden");
+    ck_assert_int_eq(run_command(command, output, sizeof output), 0);
+
+    /* The last line holds the ids. */
+    char *last_line = output + strlen(output) - 1;
+    while (last_line > output && last_line[-1] != '\n')
+        last_line--;
+    npy_array want;
+    golden_load_i64(&want, CHAPTER, "photo_generated_ids", 1, MAX_NEW_TOKENS);
+    char *cursor = last_line;
+    for (size_t i = 0; i < want.count; i++) {
+        char *end;
+        long id = strtol(cursor, &end, 10);
+        ck_assert_msg(end != cursor, "paligemma printed fewer ids than PyTorch's %zu: '%s'", want.count, last_line);
+        ck_assert_msg(id == ((long long *)want.data)[i], "generated id %zu is %ld, PyTorch %lld", i, id,
+                      ((long long *)want.data)[i]);
+        cursor = end;
+    }
+    npy_free(&want);
+}
+END_TEST
+
+/* Invalid requests exit with status 2 and say why. */
+START_TEST(command_rejects_bad_requests)
+{
+    char output[8192];
+    const char *model = "--model golden/12_paligemma/tiny_f32 --pixel-values golden/12_paligemma/pixel_values.npy";
+    struct {
+        const char *arguments;
+        const char *expected;
+    } cases[] = {
+        {"--model /nonexistent --image x.png --prompt hi", "/nonexistent/config.json"},
+        {"--max-tokens ten", "invalid value 'ten' for --max-tokens"},
+        {"--top-p 0", "invalid value '0' for --top-p"},
+        {"--max-tokens 9000", "prompt too long: 20 prompt tokens plus 9000 new tokens exceed the 8192 positions"},
+        {"--frobnicate 1", "unknown option --frobnicate"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char command[1024];
+        snprintf(command, sizeof command, "./build/paligemma %s --prompt 'caption en' %s 2>&1",
+                 i == 0 ? "" : model, cases[i].arguments);
+        int status = run_command(command, output, sizeof output);
+        ck_assert_msg(status == 2, "'%s' exited with %d, expected 2: %s", cases[i].arguments, status, output);
+        ck_assert_msg(strstr(output, cases[i].expected) != NULL, "'%s' printed \"%s\", expected \"%s\"",
+                      cases[i].arguments, output, cases[i].expected);
+    }
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------
+ * config.json: transformers' defaults and what is rejected.
+ * ------------------------------------------------------------------------- */
+
+/* The published config.json leaves head_dim, the epsilons, rope_theta and
+ * image_size out; transformers fills them, and so must the reader. */
+START_TEST(published_config_gets_defaults)
+{
+    paligemma_config config;
+    pg_error err;
+    ck_assert_msg(paligemma_config_load(&config, golden_path(CHAPTER, "paligemma-3b-pt-224") /* .npy */, &err) != 0,
+                  "a .npy path must not parse as config.json");
+    char path[512];
+    snprintf(path, sizeof path, "%s", golden_path(CHAPTER, "x"));
+    snprintf(strrchr(path, '/') + 1, 64, "paligemma-3b-pt-224.json");
+    ck_assert_msg(paligemma_config_load(&config, path, &err) == 0, "%s", err.message);
+
+    const gemma_config *text = &config.text_config;
+    ck_assert_int_eq(text->vocab_size, 257216);
+    ck_assert_int_eq(text->hidden_size, 2048);
+    ck_assert_int_eq(text->intermediate_size, 16384);
+    ck_assert_int_eq(text->num_hidden_layers, 18);
+    ck_assert_int_eq(text->num_attention_heads, 8);
+    ck_assert_int_eq(text->num_key_value_heads, 1);
+    ck_assert_int_eq(text->head_dim, 256);
+    ck_assert_int_eq(text->max_position_embeddings, 8192);
+    ck_assert_float_eq(text->rms_norm_eps, 1e-6f);
+    ck_assert_float_eq(text->rope_theta, 10000.0f);
+
+    const siglip_vision_config *vision = &config.vision_config;
+    ck_assert_int_eq(vision->hidden_size, 1152);
+    ck_assert_int_eq(vision->intermediate_size, 4304);
+    ck_assert_int_eq(vision->num_hidden_layers, 27);
+    ck_assert_int_eq(vision->num_attention_heads, 16);
+    ck_assert_int_eq(vision->num_channels, 3);
+    ck_assert_int_eq(vision->image_size, 224);
+    ck_assert_int_eq(vision->patch_size, 14);
+    ck_assert_float_eq(vision->layer_norm_eps, 1e-6f);
+
+    ck_assert_int_eq(config.image_token_index, 257152);
+    ck_assert_int_eq(config.projection_dim, 2048);
+    ck_assert_int_eq(config.pad_token_id, 0);
+    ck_assert_int_eq(config.bos_token_id, 2);
+    ck_assert_int_eq(config.eos_token_id, 1);
+    ck_assert_int_eq(paligemma_num_image_tokens(&config), 256);
+}
+END_TEST
+
+START_TEST(config_errors_name_the_field)
+{
+    struct {
+        const char *json;
+        const char *expected;
+    } cases[] = {
+        {"{\"model_type\": \"paligemma\", \"text_config\": {\"model_type\": \"gemma2\"}}",
+         "a PaliGemma 2 checkpoint; this project implements PaliGemma 1"},
+        {"{\"model_type\": \"llava\"}", "model_type is 'llava'; this project runs only 'paligemma'"},
+        {"{\"text_config\": {}}", "field 'model_type' is missing or not a string"},
+        {"{\"model_type\": \"paligemma\", \"text_config\": {\"num_attention_heads\": 0}}", "num_attention_heads"},
+        {"{\"model_type\": \"paligemma\", \"text_config\": {\"hidden_size\": 2.5}}",
+         "field 'text_config.hidden_size' must be an integer"},
+        {"{\"model_type\": \"paligemma\", \"vision_config\": {\"model_type\": \"clip_vision_model\"}}",
+         "vision_config.model_type is 'clip_vision_model'"},
+        {"{\"model_type\": \"paligemma\", \"projection_dim\": 1024, \"hidden_size\": 2048, \"text_config\": "
+         "{\"hidden_size\": 2048, \"num_attention_heads\": 8, \"num_key_value_heads\": 1, \"vocab_size\": 257216}}",
+         "projection_dim is 1024 but text_config.hidden_size is 2048"},
+        {"{\"model_type\": \"paligemma\", \"image_token_index\": 300000, \"projection_dim\": 3072}",
+         "image_token_index 300000 is outside the vocabulary"},
+        {"{\"model_type\": \"paligemma\",", "invalid JSON"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        paligemma_config config;
+        pg_error err = {{0}};
+        ck_assert_msg(paligemma_config_parse(&config, cases[i].json, "config.json", &err) == -1,
+                      "accepted: %s", cases[i].json);
+        ck_assert_msg(strstr(err.message, "config.json") != NULL, "no file name in: %s", err.message);
+        ck_assert_msg(strstr(err.message, cases[i].expected) != NULL, "message \"%s\" lacks \"%s\"", err.message,
+                      cases[i].expected);
+    }
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------
+ * Malformed checkpoints through the real loader: one case per check.
+ * ------------------------------------------------------------------------- */
+
+/* Copies tiny_f32 into a new temporary folder, applies `edit` to the bytes
+ * of model.safetensors, drops its last `cut` bytes, and replaces config.json
+ * by `config_json` when it is not NULL. */
+static void make_variant(char *folder, size_t folder_size, void (*edit)(uint8_t *bytes, size_t size), size_t cut,
+                         const char *config_json)
+{
+    char template[] = "/tmp/pg_checkpoint_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(template));
+    snprintf(folder, folder_size, "%s", template);
+
+    char source[512], target[600];
+    pg_error err;
+    size_t size;
+    snprintf(source, sizeof source, "%s", golden_path(CHAPTER, "x"));
+    snprintf(strrchr(source, '/') + 1, 64, "tiny_f32/model.safetensors");
+    uint8_t *bytes = pg_read_file(source, &size, &err);
+    ck_assert_msg(bytes != NULL, "%s", err.message);
+    if (edit != NULL)
+        edit(bytes, size);
+    snprintf(target, sizeof target, "%s/model.safetensors", folder);
+    FILE *f = fopen(target, "wb");
+    ck_assert_ptr_nonnull(f);
+    fwrite(bytes, 1, size - cut, f);
+    fclose(f);
+    free(bytes);
+
+    snprintf(strrchr(source, '/') + 1, 64, "config.json");
+    snprintf(target, sizeof target, "%s/config.json", folder);
+    if (config_json != NULL) {
+        f = fopen(target, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(config_json, f);
+        fclose(f);
+    } else {
+        bytes = pg_read_file(source, &size, &err);
+        ck_assert_msg(bytes != NULL, "%s", err.message);
+        f = fopen(target, "wb");
+        fwrite(bytes, 1, size, f);
+        fclose(f);
+        free(bytes);
+    }
+}
+
+static void remove_variant(const char *folder)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", folder);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/config.json", folder);
+    unlink(path);
+    rmdir(folder);
+}
+
+/* Replaces the first occurrence of `from` in the header with `to` (same length). */
+static void replace_in_header(uint8_t *bytes, size_t size, const char *from, const char *to)
+{
+    size_t header = 8 + ((size_t)bytes[0] | (size_t)bytes[1] << 8 | (size_t)bytes[2] << 16);
+    size_t n = strlen(from);
+    for (size_t i = 8; i + n <= header && i + n <= size; i++) {
+        if (memcmp(bytes + i, from, n) == 0) {
+            memcpy(bytes + i, to, n);
+            return;
+        }
+    }
+    ck_abort_msg("'%s' not found in the header", from);
+}
+
+static void rename_final_norm(uint8_t *bytes, size_t size)
+{
+    replace_in_header(bytes, size, "language_model.model.norm.weight", "language_model.model.norm.weighX");
+}
+
+static void break_json(uint8_t *bytes, size_t size)
+{
+    replace_in_header(bytes, size, "{", "[");
+}
+
+static void unsupported_dtype(uint8_t *bytes, size_t size)
+{
+    replace_in_header(bytes, size, "\"F32\"", "\"I32\"");
+}
+
+static void header_past_end(uint8_t *bytes, size_t size)
+{
+    size_t too_big = size;
+    for (int i = 0; i < 8; i++)
+        bytes[i] = (uint8_t)(too_big >> (8 * i));
+}
+
+/* Loads the variant and checks the message contains every expected part. */
+static void check_load_fails(const char *folder, const char *expected1, const char *expected2)
+{
+    paligemma_model model;
+    pg_error err = {{0}};
+    ck_assert_int_eq(paligemma_model_load(&model, folder, NULL, &err), -1);
+    ck_assert_msg(strstr(err.message, expected1) != NULL, "message \"%s\" lacks \"%s\"", err.message, expected1);
+    ck_assert_msg(expected2 == NULL || strstr(err.message, expected2) != NULL, "message \"%s\" lacks \"%s\"",
+                  err.message, expected2);
+}
+
+START_TEST(missing_tensor_is_named)
+{
+    char folder[256];
+    make_variant(folder, sizeof folder, rename_final_norm, 0, NULL);
+    check_load_fails(folder, "tensor 'language_model.model.norm.weight' not found", folder);
+    remove_variant(folder);
+}
+END_TEST
+
+START_TEST(shape_disagreeing_with_config)
+{
+    char folder[256], config[2048];
+    /* The tiny config with intermediate_size 100 instead of 128. */
+    size_t size;
+    pg_error err;
+    char source[512];
+    snprintf(source, sizeof source, "%s", golden_path(CHAPTER, "x"));
+    snprintf(strrchr(source, '/') + 1, 64, "tiny_f32/config.json");
+    uint8_t *bytes = pg_read_file(source, &size, &err);
+    ck_assert_msg(bytes != NULL, "%s", err.message);
+    snprintf(config, sizeof config, "%.*s", (int)size, (char *)bytes);
+    free(bytes);
+    char *field = strstr(config, "\"intermediate_size\": 128");
+    ck_assert_ptr_nonnull(field);
+    memcpy(field, "\"intermediate_size\": 100", 24);
+
+    make_variant(folder, sizeof folder, NULL, 0, config);
+    check_load_fails(folder, "mlp.gate_proj.weight' has shape [128, 64], expected [100, 64]", NULL);
+    remove_variant(folder);
+}
+END_TEST
+
+START_TEST(truncated_file_is_rejected)
+{
+    char folder[256];
+    make_variant(folder, sizeof folder, NULL, 100, NULL);
+    check_load_fails(folder, "outside the data region", "model.safetensors");
+    remove_variant(folder);
+}
+END_TEST
+
+START_TEST(invalid_header_json)
+{
+    char folder[256];
+    make_variant(folder, sizeof folder, break_json, 0, NULL);
+    check_load_fails(folder, "header is not", "model.safetensors");
+    remove_variant(folder);
+}
+END_TEST
+
+START_TEST(header_larger_than_file)
+{
+    char folder[256];
+    make_variant(folder, sizeof folder, header_past_end, 0, NULL);
+    check_load_fails(folder, "runs past the end of the file", "model.safetensors");
+    remove_variant(folder);
+}
+END_TEST
+
+START_TEST(unsupported_dtype_is_named)
+{
+    char folder[256];
+    make_variant(folder, sizeof folder, unsupported_dtype, 0, NULL);
+    check_load_fails(folder, "unsupported dtype \"I32\"", "model.safetensors");
+    remove_variant(folder);
+}
+END_TEST
+
+START_TEST(missing_files_are_named)
+{
+    paligemma_model model;
+    pg_error err = {{0}};
+    ck_assert_int_eq(paligemma_model_load(&model, "/nonexistent/model", NULL, &err), -1);
+    ck_assert_msg(strstr(err.message, "cannot open /nonexistent/model/config.json") != NULL, "%s", err.message);
+
+    char folder[256], path[300];
+    make_variant(folder, sizeof folder, NULL, 0, NULL);
+    snprintf(path, sizeof path, "%s/model.safetensors", folder);
+    unlink(path);
+    check_load_fails(folder, "no model.safetensors or model.safetensors.index.json in", folder);
+    remove_variant(folder);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------
+ * Choosing tokens.
+ * ------------------------------------------------------------------------- */
+
+START_TEST(argmax_takes_first_on_ties)
+{
+    const float logits[5] = {0.5f, 2.0f, -1.0f, 2.0f, 1.0f};
+    ck_assert_int_eq(sample_argmax(logits, 5), 1);
+}
+END_TEST
+
+/* Probabilities 0.5, 0.3, 0.2 (logits are their logs). top_p 0.6 keeps the
+ * first two tokens: 0.5 alone does not reach 0.6, so the crossing token 1 is
+ * kept; renormalized they are 0.625 and 0.375. */
+START_TEST(top_p_keeps_crossing_token)
+{
+    const float logits[3] = {logf(0.5f), logf(0.3f), logf(0.2f)};
+    int scratch[3];
+    ck_assert_int_eq(sample_top_p(logits, 3, 1.0f, 0.6f, 0.0, scratch), 0);
+    ck_assert_int_eq(sample_top_p(logits, 3, 1.0f, 0.6f, 0.6, scratch), 0);   /* 0.6 < 0.625 */
+    ck_assert_int_eq(sample_top_p(logits, 3, 1.0f, 0.6f, 0.65, scratch), 1);  /* past 0.625 */
+    ck_assert_int_eq(sample_top_p(logits, 3, 1.0f, 0.6f, 0.999, scratch), 1); /* token 2 is cut */
+    /* top_p 0.45: token 0 alone reaches it. */
+    ck_assert_int_eq(sample_top_p(logits, 3, 1.0f, 0.45f, 0.999, scratch), 0);
+    /* top_p 1 keeps everything: u = 0.9 lands in token 2's 0.2 at the end. */
+    ck_assert_int_eq(sample_top_p(logits, 3, 1.0f, 1.0f, 0.9, scratch), 2);
+}
+END_TEST
+
+/* Sampling is reproducible from the seed and differs between seeds. */
+START_TEST(sampling_follows_seed)
+{
+    char folder[512];
+    snprintf(folder, sizeof folder, "%s", golden_path(CHAPTER, "x"));
+    snprintf(strrchr(folder, '/') + 1, 64, "tiny_f32");
+    paligemma_model model;
+    pg_error err;
+    ck_assert_msg(paligemma_model_load(&model, folder, NULL, &err) == 0, "%s", err.message);
+    npy_array input_ids, pixel_values;
+    golden_load_i64(&input_ids, CHAPTER, "input_ids", 1, 20);
+    golden_load_f32(&pixel_values, CHAPTER, "pixel_values", 3, 3, 32, 32);
+    int ids[20];
+    for (int i = 0; i < 20; i++)
+        ids[i] = (int)((long long *)input_ids.data)[i];
+
+    int runs[3][MAX_NEW_TOKENS], counts[3];
+    uint64_t seeds[3] = {7, 7, 8};
+    for (int r = 0; r < 3; r++) {
+        paligemma_generation_options options = {.max_new_tokens = MAX_NEW_TOKENS, .temperature = 1.5f,
+                                                .top_p = 0.95f, .seed = seeds[r]};
+        ck_assert_msg(paligemma_generate(&model, pixel_values.data, ids, 20, &options, runs[r], &counts[r], NULL,
+                                         &err) == 0, "%s", err.message);
+    }
+    ck_assert_int_eq(counts[0], counts[1]);
+    ck_assert(memcmp(runs[0], runs[1], sizeof(int) * (size_t)counts[0]) == 0);
+    ck_assert_msg(counts[0] != counts[2] || memcmp(runs[0], runs[2], sizeof(int) * (size_t)counts[0]) != 0,
+                  "seeds 7 and 8 sampled the same %d ids", counts[0]);
+    npy_free(&input_ids);
+    npy_free(&pixel_values);
+    paligemma_model_free(&model);
+}
+END_TEST
+
 Suite *paligemma_suite(void)
 {
     Suite *s = suite_create("paligemma");
     TCase *golden = tcase_create("golden");
     tcase_add_test(golden, float32_checkpoint_matches);
     tcase_add_test(golden, bfloat16_checkpoint_matches);
+    tcase_add_test(golden, command_matches_pytorch_pipeline);
+    tcase_add_test(golden, command_rejects_bad_requests);
     suite_add_tcase(s, golden);
+
+    TCase *config = tcase_create("config");
+    tcase_add_test(config, published_config_gets_defaults);
+    tcase_add_test(config, config_errors_name_the_field);
+    suite_add_tcase(s, config);
+
+    TCase *checkpoint = tcase_create("checkpoint");
+    tcase_add_test(checkpoint, missing_tensor_is_named);
+    tcase_add_test(checkpoint, shape_disagreeing_with_config);
+    tcase_add_test(checkpoint, truncated_file_is_rejected);
+    tcase_add_test(checkpoint, invalid_header_json);
+    tcase_add_test(checkpoint, header_larger_than_file);
+    tcase_add_test(checkpoint, unsupported_dtype_is_named);
+    tcase_add_test(checkpoint, missing_files_are_named);
+    suite_add_tcase(s, checkpoint);
+
+    TCase *sampling = tcase_create("sampling");
+    tcase_add_test(sampling, argmax_takes_first_on_ties);
+    tcase_add_test(sampling, top_p_keeps_crossing_token);
+    tcase_add_test(sampling, sampling_follows_seed);
+    suite_add_tcase(s, sampling);
     return s;
 }

@@ -190,6 +190,34 @@ static float *load_pixel_values(const char *path, int image_size)
     return array.data;
 }
 
+/* Prints the decoded answer. The embedding matrix can have more rows than
+ * the tokenizer has pieces (paligemma-3b-pt-224 pads 257153 ids to 257216),
+ * and a model may pick such an id; it is printed as <id:N>. */
+static void print_answer(const tokenizer *tok, const int *ids, int count)
+{
+    size_t text_size = 64 + 64 * (size_t)count;
+    char *text = pg_xcalloc(text_size, 1, "the answer text");
+    pg_error err;
+    int start = 0;
+    while (start < count) {
+        /* The longest run of ids the tokenizer knows, decoded together so that
+         * byte pieces join into UTF-8 characters. */
+        int end = start;
+        while (end < count && ids[end] >= 0 && ids[end] < tok->vocab_size)
+            end++;
+        if (end > start) {
+            if (tokenizer_decode(tok, ids + start, end - start, text, text_size, &err) != 0)
+                pg_die(PROGRAM, &err, EXIT_ERROR);
+            fputs(text, stdout);
+        }
+        if (end < count)
+            printf("<id:%d>", ids[end]);
+        start = end + 1;
+    }
+    printf("\n");
+    free(text);
+}
+
 int main(int argc, char **argv)
 {
     options o = parse_options(argc, argv);
@@ -253,14 +281,8 @@ int main(int argc, char **argv)
     int num_answer = num_output;
     if (num_answer > 0 && output[num_answer - 1] == config->eos_token_id)
         num_answer--;
-    if (have_tokenizer) {
-        size_t text_size = 64 + 64 * (size_t)num_answer;
-        char *text = pg_xcalloc(text_size, 1, "the answer text");
-        if (tokenizer_decode(&tok, output, num_answer, text, text_size, &err) != 0)
-            pg_die(PROGRAM, &err, EXIT_ERROR);
-        printf("%s\n", text);
-        free(text);
-    }
+    if (have_tokenizer)
+        print_answer(&tok, output, num_answer);
     if (o.print_ids || !have_tokenizer) {
         for (int i = 0; i < num_output; i++)
             printf(i ? " %d" : "%d", output[i]);
