@@ -19,7 +19,7 @@ CC      ?= cc
 # rounding, which PyTorch's reference does not do either.
 OPTIMIZE ?= -O2
 CFLAGS  ?= $(OPTIMIZE) -g
-CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -ffp-contract=off
+CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -ffp-contract=off -fopenmp
 CPPFLAGS += -Icommon -Ichapters -I/usr/include/stb -I/usr/include/cjson
 # libstb holds the compiled stb_image, so no file defines STB_IMAGE_IMPLEMENTATION.
 LDLIBS  += -lstb -lcjson -lm
@@ -107,6 +107,10 @@ $(BUILD)/tests/main.o: tests/main.c $(BUILD)/tests/suites.inc
 
 $(TEST_RUNNER): $(TEST_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $(TEST_OBJS) $(LIB) -o $@ $(CHECK_LIBS) $(LDLIBS)
+
+# The fast Linear may use every instruction of this machine's processor and
+# fused multiply-adds; its tests compare it with the naive linear().
+$(BUILD)/common/linear_fast.o: CFLAGS += -march=native -ffp-contract=fast
 
 clean:
 	rm -rf $(BUILD)
