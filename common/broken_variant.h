@@ -8,13 +8,10 @@
  * that applies one bug when the environment variable PG_BROKEN_VARIANT names
  * it. Only the Makefile's build/paligemma-broken defines PG_BROKEN_VARIANTS,
  * so the library, the tests and the paligemma program never contain these
- * blocks, whatever the environment says.
+ * blocks, whatever PG_BROKEN_VARIANT is set to.
  */
 #ifndef PG_BROKEN_VARIANT_H
 #define PG_BROKEN_VARIANT_H
-
-#ifdef PG_BROKEN_VARIANTS
-#include <stdlib.h>
 
 /* The values of PG_BROKEN_VARIANT, and the tensor where each bug first shows. */
 enum {
@@ -25,6 +22,9 @@ enum {
     PG_BROKEN_IMAGE_SCALE = 4,       /* chapter 11: image rows times sqrt(D): merged_embeddings */
     PG_BROKEN_MLP_GELU_ON_UP = 5,    /* chapter 4: GELU on up_proj, not gate_proj: text_layer_1 */
 };
+
+#ifdef PG_BROKEN_VARIANTS
+#include <stdlib.h>
 
 /* Returns PG_BROKEN_VARIANT as an integer, read once per file; 0 when unset. */
 static inline int pg_broken_variant(void)
