@@ -67,7 +67,7 @@ golden: deps-golden
 	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) golden/make_golden.py $(CHAPTERS)
 
 # The C dump of one request per tiny checkpoint against the committed PyTorch
-# dump; the last comparison is the cost of bfloat16 weights against float32.
+# dump; the last two show what bfloat16 and float16 weights cost against float32.
 compare: $(BUILD)/paligemma $(BUILD)/paligemma-compare
 	@mkdir -p $(BUILD)/numerics
 	@for precision in f32 bf16 f16; do \
@@ -77,8 +77,10 @@ compare: $(BUILD)/paligemma $(BUILD)/paligemma-compare
 	  echo; echo "== C $$precision weights vs PyTorch $$precision weights"; \
 	  ./$(BUILD)/paligemma-compare $(BUILD)/numerics/c_$$precision golden/numerics_compare/$$precision || exit 1; \
 	done
-	@echo; echo "== C bf16 weights vs PyTorch f32 weights: the cost of bfloat16 rounding (FAIL expected)"
-	@./$(BUILD)/paligemma-compare $(BUILD)/numerics/c_bf16 golden/numerics_compare/f32 || true
+	@for precision in bf16 f16; do \
+	  echo; echo "== C $$precision weights vs PyTorch f32 weights: the cost of $$precision rounding (FAIL expected)"; \
+	  ./$(BUILD)/paligemma-compare $(BUILD)/numerics/c_$$precision golden/numerics_compare/f32 || true; \
+	done
 
 # Installs only what is missing, and says what; prints nothing when all is there.
 deps:
