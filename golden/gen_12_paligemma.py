@@ -9,7 +9,7 @@ multiple of 64 rows as the published checkpoint pads 257153 to 257216.
 It is saved in the Hugging Face layout in float32 (tiny_f32/) and in bfloat16
 (tiny_bf16/), with config.json and tokenizer.model, and once more in float16
 (tiny_f16/) for the numerics comparison. For float32 and bfloat16, the
-reference loads the saved files back, runs one request and dumps every stage:
+reference loads the saved files back and runs one request. It dumps every stage:
 the vision stages, projector, merged embeddings, every Gemma layer boundary,
 the prefill logits, and the greedy ids with the logits of each decode step.
 
