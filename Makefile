@@ -5,6 +5,8 @@
 #   make test-debug  the suites at -O0 in one process (CK_FORK=no), e.g.
 #                    make test-debug DEBUGGER="valgrind --leak-check=full"
 #   make golden      regenerate golden/*/ with PyTorch (needs Debian's python3-torch)
+#   make compare     dump the C activations on the tiny checkpoints and compare them
+#                    with the PyTorch dumps in golden/numerics_compare (docs/numerics.md)
 #   make deps        install the missing Debian build packages with apt-get
 #   make clean       remove build/
 #
@@ -43,7 +45,7 @@ DEB_BUILD_PACKAGES  := build-essential pkg-config check libstb-dev libcjson-dev
 DEB_GOLDEN_PACKAGES := python3-torch python3-numpy python3-pil python3-sentencepiece libopenblas0-pthread
 PYTHON := /usr/bin/python3
 
-.PHONY: all run test test-debug golden deps deps-golden clean
+.PHONY: all run test test-debug golden compare deps deps-golden clean
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(PROGRAMS) $(TEST_RUNNER)
@@ -60,7 +62,7 @@ run: deps
 	$(RUN_COMMAND)
 
 test: deps
-	@$(MAKE) --no-print-directory $(TEST_RUNNER) $(PROGRAMS)
+	@$(MAKE) --no-print-directory $(TEST_RUNNER) $(PROGRAMS) $(BROKEN_PROGRAM)
 	./$(TEST_RUNNER)
 
 test-debug: deps
@@ -69,6 +71,22 @@ test-debug: deps
 
 golden: deps-golden
 	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) golden/make_golden.py $(CHAPTERS)
+
+# The C dump of one request per tiny checkpoint against the committed PyTorch
+# dump; the last two show what bfloat16 and float16 weights cost against float32.
+compare: $(BUILD)/paligemma $(BUILD)/paligemma-compare
+	@mkdir -p $(BUILD)/numerics
+	@for precision in f32 bf16 f16; do \
+	  ./$(BUILD)/paligemma --model golden/12_paligemma/tiny_$$precision --image golden/12_paligemma/photo.png \
+	    --prompt "caption en" --max-tokens 4 --dump-activations $(BUILD)/numerics/c_$$precision > /dev/null \
+	    2> $(BUILD)/numerics/c_$$precision.log || exit 1; \
+	  echo; echo "== C $$precision weights vs PyTorch $$precision weights"; \
+	  ./$(BUILD)/paligemma-compare $(BUILD)/numerics/c_$$precision golden/numerics_compare/$$precision || exit 1; \
+	done
+	@for precision in bf16 f16; do \
+	  echo; echo "== C $$precision weights vs PyTorch f32 weights: the cost of $$precision rounding (FAIL expected)"; \
+	  ./$(BUILD)/paligemma-compare $(BUILD)/numerics/c_$$precision golden/numerics_compare/f32 || true; \
+	done
 
 # Installs only what is missing, and says what; prints nothing when all is there.
 deps:
@@ -93,6 +111,24 @@ $(BUILD)/$(subst _,-,$(patsubst main_%.c,%,$(notdir $(1)))): $(BUILD)/$(1:.c=.o)
 	$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LDLIBS)
 endef
 $(foreach src,$(PROGRAM_SRCS),$(eval $(call program_rule,$(src))))
+
+# Test-only: build/paligemma-broken is the paligemma program with the wrong
+# conventions of common/broken_variant.h, one chosen at run time by
+# PG_BROKEN_VARIANT=n. Only the files holding a variant are compiled again,
+# with -DPG_BROKEN_VARIANTS, into build/broken/; they come before the library
+# on the link line, so the linker takes them instead of its members. Nothing
+# else is built with that define.
+BROKEN_SRCS    := chapters/03_rms_norm/rms_norm.c chapters/04_mlp/mlp.c chapters/05_rope/rope.c \
+                  chapters/11_merge/merge.c chapters/12_paligemma/paligemma.c
+BROKEN_OBJS    := $(BROKEN_SRCS:%.c=$(BUILD)/broken/%.o)
+BROKEN_PROGRAM := $(BUILD)/paligemma-broken
+
+$(BUILD)/broken/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DPG_BROKEN_VARIANTS $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BROKEN_PROGRAM): $(BUILD)/chapters/12_paligemma/main_paligemma.o $(BROKEN_OBJS) $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # The list of suites, one SUITE(name) per tests/test_[NN_]name.c.
 $(BUILD)/tests/suites.inc: $(TEST_SRCS) Makefile

@@ -6,9 +6,10 @@ with multi-query attention and head_dim 24, which is not hidden / heads. Its
 vocabulary is the test tokenizer of chapter 14 plus <image>, padded to a
 multiple of 64 rows as the published checkpoint pads 257153 to 257216.
 
-It is saved in the Hugging Face layout twice, in float32 (tiny_f32/) and in
-bfloat16 (tiny_bf16/), with config.json and tokenizer.model. For each, the
-reference loads the saved files back, runs one request and dumps every stage:
+It is saved in the Hugging Face layout in float32 (tiny_f32/) and in bfloat16
+(tiny_bf16/), with config.json and tokenizer.model, and once more in float16
+(tiny_f16/) for the numerics comparison. For float32 and bfloat16, the
+reference loads the saved files back and runs one request. It dumps every stage:
 the vision stages, projector, merged embeddings, every Gemma layer boundary,
 the prefill logits, and the greedy ids with the logits of each decode step.
 
@@ -96,7 +97,8 @@ def random_weights(model: torch.nn.Module) -> None:
 
 def save_checkpoint(folder: str, config_dict: dict, model: torch.nn.Module, dtype: torch.dtype) -> None:
     os.makedirs(folder, exist_ok=True)
-    config_dict = dict(config_dict, torch_dtype="float32" if dtype == torch.float32 else "bfloat16")
+    dtype_names = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
+    config_dict = dict(config_dict, torch_dtype=dtype_names[dtype])
     with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as f:
         json.dump(config_dict, f, indent=2, sort_keys=True)
         f.write("\n")
@@ -144,6 +146,8 @@ def generate() -> None:
         if len(ids) < 10 or len(set(ids)) < 3:
             raise RuntimeError(f"{prefix}: greedy ids {ids} stop early or repeat; change the seed")
         print(f"  {prefix}: greedy ids {ids}")
+    # A float16 copy for the numerics comparison (gen_numerics_compare.py dumps its request).
+    save_checkpoint(os.path.join(out.folder, "tiny_f16"), config_dict, model, torch.float16)
 
     end_to_end(out, tokenizer, config)
 

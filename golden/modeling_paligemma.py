@@ -197,26 +197,39 @@ class PaliGemmaForConditionalGeneration(nn.Module):
 
 
 def load_paligemma(folder: str) -> Tuple[PaliGemmaForConditionalGeneration, List[str]]:
-    """Build the model from config.json and the safetensors files of a checkpoint folder."""
-    from safetensors_io import read_checkpoint
+    """Build the model from config.json and the safetensors files of a checkpoint folder.
+
+    Each stored tensor is converted to float32 straight into its parameter, one
+    at a time, so that paligemma-3b-pt-224 (11.7 GB in float32) needs one copy
+    of its weights in memory, not two.
+    """
+    from safetensors_io import checkpoint_files, iter_checkpoint
     config = PaliGemmaConfig.from_json_file(os.path.join(folder, "config.json"))
     model = PaliGemmaForConditionalGeneration(config)
-    tensors, files = read_checkpoint(folder)
-    # The newer transformers layout renames the prefixes; map it back to this one.
-    renamed = {}
-    for name, tensor in tensors.items():
-        for newer, older in (("model.language_model.", "language_model.model."),
-                             ("model.vision_tower.", "vision_tower."),
-                             ("model.multi_modal_projector.", "multi_modal_projector.")):
-            if name.startswith(newer):
-                name = older + name[len(newer):]
-        renamed[name] = tensor
-    renamed.pop("lm_head.weight", None)
-    renamed.pop("language_model.lm_head.weight", None)
-    missing, unexpected = model.load_state_dict(renamed, strict=False)
+    parameters = dict(model.named_parameters())
+    loaded, unexpected = set(), []
+    with torch.no_grad():
+        for name, tensor in iter_checkpoint(folder):
+            # The newer transformers layout renames the prefixes; map it back to this one.
+            for newer, older in (("model.language_model.", "language_model.model."),
+                                 ("model.vision_tower.", "vision_tower."),
+                                 ("model.multi_modal_projector.", "multi_modal_projector.")):
+                if name.startswith(newer):
+                    name = older + name[len(newer):]
+            if name in ("lm_head.weight", "language_model.lm_head.weight"):
+                continue
+            if name not in parameters:
+                unexpected.append(name)
+                continue
+            if parameters[name].shape != tensor.shape:
+                raise ValueError(f"{folder}: tensor {name} has shape {list(tensor.shape)}, "
+                                 f"expected {list(parameters[name].shape)}")
+            parameters[name].copy_(tensor)
+            loaded.add(name)
+    missing = [name for name in parameters if name not in loaded]
     if missing or unexpected:
         raise ValueError(f"{folder}: missing tensors {missing[:5]}, unexpected tensors {unexpected[:5]}")
-    return model.eval(), files
+    return model.eval(), checkpoint_files(folder)
 
 
 def generate_greedy(model: PaliGemmaForConditionalGeneration, input_ids: torch.Tensor,

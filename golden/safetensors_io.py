@@ -5,9 +5,10 @@ hand: an 8-byte little-endian header size, the JSON header padded with spaces
 to a multiple of 8 bytes, then the tensor bytes.
 """
 import json
+import mmap
 import os
 import struct
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import numpy as np
 import torch
@@ -66,17 +67,53 @@ def read_safetensors(path: str) -> Dict[str, torch.Tensor]:
     return tensors
 
 
+def checkpoint_files(folder: str) -> List[str]:
+    """Return model.safetensors, or the shards that model.safetensors.index.json names."""
+    index_path = os.path.join(folder, "model.safetensors.index.json")
+    if os.path.exists(index_path):
+        with open(index_path, encoding="utf-8") as f:
+            return sorted(set(json.load(f)["weight_map"].values()))
+    return ["model.safetensors"]
+
+
+def iter_checkpoint(folder: str) -> Iterator[Tuple[str, torch.Tensor]]:
+    """Yield (name, tensor) for every tensor of a checkpoint, one at a time, in its stored dtype.
+
+    Each file is memory-mapped copy-on-write and each tensor is a view into the
+    mapping, so reading a checkpoint holds no second copy of it: the caller
+    copies a tensor where it belongs before asking for the next one. The views
+    stay valid as long as they are referenced.
+    """
+    for file_name in checkpoint_files(folder):
+        path = os.path.join(folder, file_name)
+        with open(path, "rb") as f:
+            mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+        (header_size,) = struct.unpack("<Q", mapping[:8])
+        header = json.loads(mapping[8:8 + header_size].decode("utf-8"))
+        base = 8 + header_size
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            if info["dtype"] not in _TORCH_DTYPES:
+                raise ValueError(f"{path}: tensor {name}: dtype {info['dtype']} is not F32, BF16 or F16")
+            dtype = _TORCH_DTYPES[info["dtype"]]
+            begin, end = info["data_offsets"]
+            count = (end - begin) // torch.tensor([], dtype=dtype).element_size()
+            if count == 0:
+                yield name, torch.empty(info["shape"], dtype=dtype)
+                continue
+            flat = torch.frombuffer(mapping, dtype=dtype, count=count, offset=base + begin)
+            yield name, flat.reshape(info["shape"])
+        # The mapping closes when the last view of it is freed.
+        del mapping
+
+
 def read_checkpoint(folder: str) -> Tuple[Dict[str, torch.Tensor], List[str]]:
     """Read model.safetensors, or every shard named by model.safetensors.index.json.
 
     Returns the float32 tensors and the list of files read.
     """
-    index_path = os.path.join(folder, "model.safetensors.index.json")
-    if os.path.exists(index_path):
-        with open(index_path, encoding="utf-8") as f:
-            files = sorted(set(json.load(f)["weight_map"].values()))
-    else:
-        files = ["model.safetensors"]
+    files = checkpoint_files(folder)
     tensors: Dict[str, torch.Tensor] = {}
     for name in files:
         tensors.update(read_safetensors(os.path.join(folder, name)))

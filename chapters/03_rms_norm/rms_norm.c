@@ -11,6 +11,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "broken_variant.h"
+
 void gemma_rms_norm(float *out, const float *x, const float *weight, int T, int D, float eps)
 {
     for (int t = 0; t < T; t++) {
@@ -32,6 +34,11 @@ void gemma_rms_norm(float *out, const float *x, const float *weight, int T, int 
         for (int d = 0; d < D; d++) {
             float normed = row[d] * inv_rms;
             out_row[d] = normed * (1.0f + weight[d]);
+#ifdef PG_BROKEN_VARIANTS
+            /* Test-only bug: Llama's scale w instead of Gemma's 1 + w. */
+            if (pg_broken_variant() == PG_BROKEN_RMS_NORM_WEIGHT)
+                out_row[d] = normed * weight[d];
+#endif
         }
     }
 }

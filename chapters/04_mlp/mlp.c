@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "activations.h"
+#include "broken_variant.h"
 #include "linear.h"
 
 void gemma_mlp(float *out, const float *x, const gemma_mlp_weights *weights, float *gate, float *up,
@@ -20,6 +21,16 @@ void gemma_mlp(float *out, const float *x, const gemma_mlp_weights *weights, flo
     /* gate = gate_proj(x), up = up_proj(x): two [T, D] -> [T, F] products. */
     linear(gate, x, weights->gate_proj, NULL, T, hidden_size, intermediate_size);
     linear(up, x, weights->up_proj, NULL, T, hidden_size, intermediate_size);
+
+#ifdef PG_BROKEN_VARIANTS
+    /* Test-only bug: swap the branches, so the GELU lands on up_proj. */
+    if (pg_broken_variant() == PG_BROKEN_MLP_GELU_ON_UP)
+        for (size_t i = 0; i < n; i++) {
+            float swap = gate[i];
+            gate[i] = up[i];
+            up[i] = swap;
+        }
+#endif
 
     /* gate = gelu_tanh(gate) * up. The GELU goes on the gate branch only:
      * applying it to up instead gives a different function. */

@@ -18,6 +18,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "broken_variant.h"
+
 /* inv_freq[i]: the exponent 2i / Dh is rounded to float32 first, then the
  * power, then the reciprocal, three float32 roundings as in PyTorch. */
 static float inv_freq_at(int i, int head_dim, float rope_theta)
@@ -79,6 +81,17 @@ static void rotate_heads(float *out, const float *x, const float *cos, const flo
         for (int t = 0; t < T; t++) {
             size_t row = ((size_t)h * T + t) * head_dim;
             const float *cos_row = cos + (size_t)t * head_dim, *sin_row = sin + (size_t)t * head_dim;
+#ifdef PG_BROKEN_VARIANTS
+            /* Test-only bug: Llama's pairs (2i, 2i + 1) with angle i. */
+            if (pg_broken_variant() == PG_BROKEN_ROPE_ADJACENT) {
+                for (int i = 0; i < half; i++) {
+                    float x1 = x[row + 2 * i], x2 = x[row + 2 * i + 1];
+                    out[row + 2 * i] = x1 * cos_row[i] - x2 * sin_row[i];
+                    out[row + 2 * i + 1] = x2 * cos_row[i] + x1 * sin_row[i];
+                }
+                continue;
+            }
+#endif
             for (int i = 0; i < half; i++) {
                 float x1 = x[row + i], x2 = x[row + half + i];
 

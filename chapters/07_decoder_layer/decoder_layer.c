@@ -78,6 +78,9 @@ int gemma_decoder_layer(float *out, const float *hidden_states, const gemma_deco
                         position_ids, cache, layer_idx, &scratch->attention, T, hidden_size, num_heads,
                         num_key_value_heads, head_dim, rope_theta, err) != 0)
         return -1;
+    if (scratch->attention_callback != NULL)
+        scratch->attention_callback(scratch->attention_user_data, layer_idx, hidden_states,
+                                    scratch->sublayer_output, T, hidden_size);
 
     /* Residual: out = h + attention. Element i reads only element i, so out
      * may be hidden_states itself. */

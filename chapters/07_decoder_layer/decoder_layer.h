@@ -31,6 +31,12 @@ typedef struct {
     gemma_mlp_weights mlp;
 } gemma_decoder_layer_weights;
 
+/* Called inside gemma_decoder_layer with the layer's input and the attention
+ * sublayer's output (o_proj, before the residual add), both [T, D]. The
+ * pointers are valid only during the call. */
+typedef void (*gemma_attention_callback)(void *user_data, int layer_idx, const float *layer_input,
+                                         const float *attention_output, int T, int hidden_size);
+
 /* Caller-owned working memory for gemma_decoder_layer. */
 typedef struct {
     int max_tokens;        /* T at most */
@@ -40,6 +46,9 @@ typedef struct {
     float *sublayer_output; /* [T, D]: attention or MLP output before the residual add */
     float *gate, *up;      /* [T, F]: MLP scratch */
     gemma_attention_scratch attention;
+    /* NULL after create; set it to see each attention output (activation dumps). */
+    gemma_attention_callback attention_callback;
+    void *attention_user_data;
 } gemma_decoder_layer_scratch;
 
 /* Allocates the scratch for at most max_tokens new tokens and max_cached

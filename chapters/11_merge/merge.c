@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "broken_variant.h"
+
 float paligemma_embedding_normalizer(int hidden_size)
 {
     /* Python's hidden_size ** 0.5 is a double; both PyTorch steps round it
@@ -64,6 +66,12 @@ int paligemma_merge_input_ids_with_image_features(float *inputs_embeds, const in
             const float *feature = image_features + (size_t)image_row * D;
             for (int d = 0; d < D; d++)
                 out[d] = feature[d] / normalizer;
+#ifdef PG_BROKEN_VARIANTS
+            /* Test-only bug: multiply by sqrt(D) where the reference divides. */
+            if (pg_broken_variant() == PG_BROKEN_IMAGE_SCALE)
+                for (int d = 0; d < D; d++)
+                    out[d] = feature[d] * normalizer;
+#endif
             image_row++;
         } else if (id == pad_token_id) {
             /* Padding contributes a zero row. */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "12_paligemma/activation_dump.h"
 #include "12_paligemma/paligemma.h"
 #include "13_image_preprocessing/image_preprocessing.h"
 #include "14_tokenizer/tokenizer.h"
@@ -48,6 +49,9 @@ static void print_help(FILE *out)
             "                        (default 1)\n"
             "  --seed S              seed of the sampling random numbers (default 0)\n"
             "  --print-ids           also print the generated token ids on a line of their own\n"
+            "  --dump-activations DIR\n"
+            "                        write every intermediate tensor as DIR/<name>.npy, and their\n"
+            "                        order, dtype and shape to DIR/index.txt (see docs/numerics.md)\n"
             "  --help                print this help\n"
             "\n"
             "Exit status: 0 on success, 2 on any error (the message says what and where).\n");
@@ -64,6 +68,7 @@ typedef struct {
     float top_p;
     unsigned long long seed;
     int print_ids;
+    const char *dump_activations;
 } options;
 
 static void usage_error(const char *format, const char *value)
@@ -134,6 +139,8 @@ static options parse_options(int argc, char **argv)
             o.temperature = parse_float(arg, value, 0.0f, 100.0f);
         else if (strcmp(arg, "--top-p") == 0)
             o.top_p = parse_float(arg, value, 1e-6f, 1.0f);
+        else if (strcmp(arg, "--dump-activations") == 0)
+            o.dump_activations = value;
         else if (strcmp(arg, "--seed") == 0)
             o.seed = (unsigned long long)parse_long(arg, value, 0, LONG_MAX);
         else
@@ -271,11 +278,26 @@ int main(int argc, char **argv)
         .max_new_tokens = o.max_tokens, .temperature = o.temperature, .top_p = o.top_p,
         .seed = o.seed, .progress = interactive ? stderr : NULL,
     };
+    activation_dump dump;
+    if (o.dump_activations != NULL) {
+        size_t pixel_shape[3] = {3, (size_t)image_size, (size_t)image_size};
+        if (activation_dump_open(&dump, o.dump_activations, &err) != 0)
+            pg_die(PROGRAM, &err, EXIT_ERROR);
+        activation_dump_save(&dump, "pixel_values", NPY_FLOAT32, 3, pixel_shape, pixel_values);
+        activation_dump_ids(&dump, "input_ids", ids, num_ids);
+        generation.hook = activation_dump_hook;
+        generation.hook_user_data = &dump;
+    }
     int *output = pg_xcalloc((size_t)o.max_tokens, sizeof(int), "the generated ids");
     int num_output = 0;
     paligemma_timings timings;
     if (paligemma_generate(&model, pixel_values, ids, num_ids, &generation, output, &num_output, &timings, &err) != 0)
         pg_die(PROGRAM, &err, EXIT_ERROR);
+    if (o.dump_activations != NULL) {
+        activation_dump_ids(&dump, "generated_ids", output, num_output);
+        if (activation_dump_close(&dump, &err) != 0)
+            pg_die(PROGRAM, &err, EXIT_ERROR);
+    }
 
     /* The answer: text without the eos, then the ids if asked. */
     int num_answer = num_output;

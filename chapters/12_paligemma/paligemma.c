@@ -12,6 +12,7 @@
 #include "01_kv_cache/kv_cache.h"
 #include "10_projector/projector.h"
 #include "11_merge/merge.h"
+#include "broken_variant.h"
 #include "io.h"
 #include "seeded_random.h"
 
@@ -54,13 +55,25 @@ static void on_vision_stage(void *user_data, siglip_stage stage, int layer_idx, 
     call_hook(context->options, name, hidden_states, T, E);
 }
 
-static void on_text_layer(void *user_data, int layer_idx, const float *layer_input, const float *layer_output, int T,
-                          int hidden_size)
+/* Reports a Gemma layer's input and then its attention output, in the order
+ * they are computed; on_text_layer adds the last layer's output. */
+static void on_text_attention(void *user_data, int layer_idx, const float *layer_input,
+                              const float *attention_output, int T, int hidden_size)
 {
     hook_context *context = user_data;
     char name[64];
     snprintf(name, sizeof name, "text_layer_%d", layer_idx);
     call_hook(context->options, name, layer_input, T, hidden_size);
+    snprintf(name, sizeof name, "text_layer_%d_attention", layer_idx);
+    call_hook(context->options, name, attention_output, T, hidden_size);
+}
+
+static void on_text_layer(void *user_data, int layer_idx, const float *layer_input, const float *layer_output, int T,
+                          int hidden_size)
+{
+    (void)layer_input; /* reported by on_text_attention */
+    hook_context *context = user_data;
+    char name[64];
     if (layer_idx == context->num_text_layers - 1) {
         snprintf(name, sizeof name, "text_layer_%d", layer_idx + 1);
         call_hook(context->options, name, layer_output, T, hidden_size);
@@ -154,6 +167,8 @@ int paligemma_generate(paligemma_model *model, const float *pixel_values, const 
     hook_context context = {options, vision->num_hidden_layers, text->num_hidden_layers};
     buffers.text_state.layer_callback = on_text_layer;
     buffers.text_state.callback_user_data = &context;
+    buffers.text_state.layer.attention_callback = on_text_attention;
+    buffers.text_state.layer.attention_user_data = &context;
 
     /* Step 1: the vision tower, once per request (chapter 9). */
     double start = seconds_now();
@@ -180,9 +195,17 @@ int paligemma_generate(paligemma_model *model, const float *pixel_values, const 
     /* Step 4: the prefill. Positions 1..N; no mask, because the whole prompt
      * is the prefix and attends in both directions (chapter 8). */
     paligemma_position_ids(buffers.position_ids, 0, N);
-    if (gemma_for_causal_lm_forward(buffers.logits, keep_all_rows ? 0 : 1, NULL, buffers.inputs_embeds, NULL,
-                                    buffers.position_ids, N, &model->language_model, text, &buffers.cache,
-                                    &buffers.text_state, err) != 0)
+    const float *prefill_mask = NULL;
+#ifdef PG_BROKEN_VARIANTS
+    /* Test-only bug: a causal mask, so the prefix no longer attends both ways. */
+    float causal_mask[64 * 64];
+    if (pg_broken_variant() == PG_BROKEN_CAUSAL_PREFIX && N <= 64 &&
+        paligemma_prefix_lm_mask(causal_mask, 0, 0, N, N, err) == 0)
+        prefill_mask = causal_mask;
+#endif
+    if (gemma_for_causal_lm_forward(buffers.logits, keep_all_rows ? 0 : 1, NULL, buffers.inputs_embeds,
+                                    prefill_mask, buffers.position_ids, N, &model->language_model, text,
+                                    &buffers.cache, &buffers.text_state, err) != 0)
         goto done;
     call_hook(options, "final_norm", buffers.text_state.last_hidden_state, N, D);
     if (keep_all_rows)
@@ -195,6 +218,7 @@ int paligemma_generate(paligemma_model *model, const float *pixel_values, const 
      * stops at eos, or feeds the token back at the next position. Only
      * Gemma runs here; the image lives on in the KV cache. */
     buffers.text_state.layer_callback = NULL;
+    buffers.text_state.layer.attention_callback = NULL;
     start = seconds_now();
     const float *last_logits = buffers.logits + (logit_rows - 1) * (size_t)V;
     for (int step = 0; step < options->max_new_tokens; step++) {

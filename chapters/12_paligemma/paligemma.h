@@ -61,9 +61,10 @@ void paligemma_model_free(paligemma_model *model);
  * names are those of the golden dumps: vision_embeddings, vision_layer_<l>,
  * vision_post_layernorm, projector, merged_embeddings (before the sqrt(D)
  * normalizer), text_layer_<l> (the input of Gemma layer l; text_layer_<L> is
- * the last layer's output), final_norm, prefill_logits, and step_logits_<k>
- * for the logits that chose generated token k. Pointers are valid only during
- * the call. */
+ * the last layer's output), text_layer_<l>_attention (layer l's attention
+ * output before the residual add, reported right after text_layer_<l>),
+ * final_norm, prefill_logits, and step_logits_<k> for the logits that chose
+ * generated token k. Pointers are valid only during the call. */
 typedef void (*paligemma_tensor_hook)(void *user_data, const char *name, const float *data, int rows, int cols);
 
 typedef struct {
