@@ -35,8 +35,10 @@ student_objs = $(patsubst $(STUDENT_PREFIX)%.c,$(GRADE_BUILD)/student/%.o,$(call
 .PHONY: base runners $(addprefix student-objects-,$(GRADED))
 .SUFFIXES:
 
-# The common code, the tests and the reference of every chapter.
-base: $(BASE_OBJS) $(foreach c,$(CHAPTERS_ALL),$(call reference_objs,$(c)))
+# The common code, the tests and the reference of every chapter not graded.
+# The reference of a graded chapter is built with the runners that link it:
+# without .classroom/reference it is the student's own code.
+base: $(BASE_OBJS) $(foreach c,$(filter-out $(GRADED),$(CHAPTERS_ALL)),$(call reference_objs,$(c)))
 
 runners: $(foreach c,$(GRADED),$(GRADE_BUILD)/$(c)/run_tests)
 

@@ -91,11 +91,13 @@ if ! grade_make -j2 base > "$grade_build/build.log" 2>&1; then
     exit 2
 fi
 
-# The doc section named by the chapter's first solution region.
+# The doc section named by the chapter's first solution region, or by the
+# first TODO that replaced one.
 hint_of() {
     for file in "$reference_dir"/chapters/"$1"/*.c chapters/"$1"/*.c; do
         [ -f "$file" ] || continue
-        hint=$(sed -n 's/.*BEGIN SOLUTION: .*, \([^ ,"]* "[^"]*"\) *$/\1/p' "$file" | head -1)
+        hint=$(sed -n -e 's/.*BEGIN SOLUTION: .*, \([^ ,"]* "[^"]*"\) *$/\1/p' \
+                      -e 's/.*TODO: write .*; read \([^ ]* "[^"]*"\)\.$/\1/p' "$file" | head -1)
         if [ -n "$hint" ]; then
             echo "$hint"
             return
@@ -137,9 +139,10 @@ for chapter in $graded; do
 
     status=""
     if ! grade_make "student-objects-$chapter" > "$log" 2>&1; then
-        status="does not compile: $(grep -m1 'error' "$log" | cut -c1-110)"
+        status="does not compile: $(grep -m1 -E ': (fatal )?error:' "$log" | cut -c1-110)"
     elif ! grade_make "$runner" >> "$log" 2>&1; then
-        status="does not link: $(grep -m1 -i 'undefined\|multiple definition\|error' "$log" | cut -c1-110)"
+        status="does not link with the other chapters: $(grep -m1 -E ': (fatal )?error:|undefined reference|multiple definition' "$log" |
+            cut -c1-110)"
     fi
     if [ -n "$status" ]; then
         # NOTE: without a runner the total is the count of START_TEST lines,

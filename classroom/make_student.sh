@@ -66,7 +66,7 @@ else
         dir=${1%/}
         if ! grep -qs "BEGIN SOLUTION:" "$dir"/*.c "$dir"/*.h; then
             echo "make student: $dir has no BEGIN SOLUTION region, so there is nothing to blank;" \
-                 "mark one first (docs/teaching.md, \"Adding a chapter\")" >&2
+                 "mark one first (docs/teaching.md, \"Adding a chapter, or marking more code\")" >&2
             exit 2
         fi
         selected="$selected $dir"
@@ -74,7 +74,7 @@ else
 fi
 selected=$(printf '%s\n' $selected | sort -u)
 
-# Refuse to write over an existing tree: it may hold a student's work.
+# Never write into a folder that is not empty: it may contain a student's work.
 if [ -e "$student_dir" ] && [ -n "$(ls -A "$student_dir" 2>/dev/null)" ]; then
     echo "make student: $student_dir exists and is not empty; remove it or choose another STUDENT_DIR" >&2
     exit 2
