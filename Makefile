@@ -152,3 +152,29 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- classroom: student trees and grading (docs/teaching.md) --------------
+#
+#   make student CHAPTERS="03 07"   copy the tree to $(STUDENT_DIR) with the
+#                                   solutions of chapters 3 and 7 blanked
+#                                   (CHAPTERS=all blanks every marked chapter)
+#   make grade                      in a student tree: grade its chapters
+#   make grade STUDENT_DIR=path     here: grade that student tree against
+#                                   this tree's tests (CHAPTERS= overrides
+#                                   the assigned chapters)
+#   make test-classroom             the tests of the classroom scripts
+#                                   (about a minute; .ci/run runs them)
+
+STUDENT_DIR ?= student
+
+.PHONY: student grade test-classroom
+
+student:
+	@classroom/make_student.sh "$(STUDENT_DIR)" "$(CHAPTERS)"
+
+grade: deps
+	@CC="$(CC)" CFLAGS="$(CFLAGS)" CPPFLAGS="$(CPPFLAGS)" LDLIBS="$(LDLIBS)" CHECK_LIBS="$(CHECK_LIBS)" \
+	  BUILD="$(BUILD)" MAKE="$(MAKE)" classroom/grade.sh "$(STUDENT_DIR)" "$(CHAPTERS)"
+
+test-classroom: deps
+	@MAKE="$(MAKE)" classroom/test_classroom.sh

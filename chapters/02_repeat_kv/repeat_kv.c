@@ -16,6 +16,13 @@
 void repeat_kv(float *out, const float *hidden_states, int num_key_value_heads, int n_rep,
                int S, int head_dim)
 {
+    /* BEGIN SOLUTION: repeat_kv, docs/02_repeat_kv.md "The math"
+     * Student placeholder:
+     *     size_t n = (size_t)num_key_value_heads * n_rep * S * head_dim;
+     *     for (size_t i = 0; i < n; i++)
+     *         out[i] = 0.0f;
+     *     (void)hidden_states;
+     */
     int H = num_key_value_heads * n_rep;
 
     /* Output head h is a copy of input head h / n_rep. */
@@ -28,4 +35,5 @@ void repeat_kv(float *out, const float *hidden_states, int num_key_value_heads, 
             }
         }
     }
+    /* END SOLUTION */
 }

@@ -16,6 +16,12 @@
 void gemma_mlp(float *out, const float *x, const gemma_mlp_weights *weights, float *gate, float *up,
                int T, int hidden_size, int intermediate_size)
 {
+    /* BEGIN SOLUTION: gemma_mlp, docs/04_mlp.md "The math"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)T * hidden_size; i++)
+     *         out[i] = 0.0f;
+     *     (void)x; (void)weights; (void)gate; (void)up; (void)intermediate_size;
+     */
     size_t n = (size_t)T * intermediate_size;
 
     /* gate = gate_proj(x), up = up_proj(x): two [T, D] -> [T, F] products. */
@@ -39,4 +45,5 @@ void gemma_mlp(float *out, const float *x, const gemma_mlp_weights *weights, flo
 
     /* out = down_proj(gate): [T, F] -> [T, D]. */
     linear(out, gate, weights->down_proj, NULL, T, intermediate_size, hidden_size);
+    /* END SOLUTION */
 }

@@ -24,8 +24,14 @@
  * power, then the reciprocal, three float32 roundings as in PyTorch. */
 static float inv_freq_at(int i, int head_dim, float rope_theta)
 {
+    /* BEGIN SOLUTION: inv_freq_at, docs/05_rope.md "The math"
+     * Student placeholder:
+     *     (void)i; (void)head_dim; (void)rope_theta;
+     *     return 0.0f;
+     */
     float exponent = (float)(2 * i) / (float)head_dim;
     return 1.0f / powf(rope_theta, exponent);
+    /* END SOLUTION */
 }
 
 void gemma_rotary_inv_freq(float *inv_freq, int head_dim, float rope_theta)
@@ -37,6 +43,12 @@ void gemma_rotary_inv_freq(float *inv_freq, int head_dim, float rope_theta)
 void gemma_rotary_embedding(float *cos, float *sin, const int *position_ids, int T, int head_dim,
                             float rope_theta)
 {
+    /* BEGIN SOLUTION: gemma_rotary_embedding, docs/05_rope.md "The math"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)T * head_dim; i++)
+     *         cos[i] = sin[i] = 0.0f;
+     *     (void)position_ids; (void)rope_theta;
+     */
     int half = head_dim / 2;
     for (int i = 0; i < half; i++) {
         float inv_freq = inv_freq_at(i, head_dim, rope_theta);
@@ -54,10 +66,17 @@ void gemma_rotary_embedding(float *cos, float *sin, const int *position_ids, int
             sin_row[half + i] = s;
         }
     }
+    /* END SOLUTION */
 }
 
 void rotate_half(float *out, const float *x, int rows, int head_dim)
 {
+    /* BEGIN SOLUTION: rotate_half, docs/05_rope.md "The math"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)rows * head_dim; i++)
+     *         out[i] = 0.0f;
+     *     (void)x;
+     */
     int half = head_dim / 2;
     for (int r = 0; r < rows; r++) {
         const float *x_row = x + (size_t)r * head_dim;
@@ -69,6 +88,7 @@ void rotate_half(float *out, const float *x, int rows, int head_dim)
             out_row[half + i] = x_row[i];
         }
     }
+    /* END SOLUTION */
 }
 
 /* Rotates `heads` blocks of [T, Dh]; out may alias x because each pair
@@ -76,6 +96,12 @@ void rotate_half(float *out, const float *x, int rows, int head_dim)
 static void rotate_heads(float *out, const float *x, const float *cos, const float *sin, int heads, int T,
                          int head_dim)
 {
+    /* BEGIN SOLUTION: rotate_heads (apply_rotary_pos_emb), docs/05_rope.md "The math"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)heads * T * head_dim; i++)
+     *         out[i] = 0.0f;
+     *     (void)x; (void)cos; (void)sin;
+     */
     int half = head_dim / 2;
     for (int h = 0; h < heads; h++) {
         for (int t = 0; t < T; t++) {
@@ -102,6 +128,7 @@ static void rotate_heads(float *out, const float *x, const float *cos, const flo
             }
         }
     }
+    /* END SOLUTION */
 }
 
 void apply_rotary_pos_emb(float *q_embed, float *k_embed, const float *q, const float *k,

@@ -124,10 +124,17 @@ static int check_sizes(const gemma_attention_scratch *scratch, const kv_cache *c
  * .view(bsz, q_len, heads, Dh).transpose(1, 2) of PyTorch. */
 static void split_heads(float *states, const float *projection, int T, int heads, int head_dim)
 {
+    /* BEGIN SOLUTION: split_heads, docs/06_attention.md "The math"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)T * heads * head_dim; i++)
+     *         states[i] = 0.0f;
+     *     (void)projection;
+     */
     for (int h = 0; h < heads; h++)
         for (int t = 0; t < T; t++)
             memcpy(states + ((size_t)h * T + t) * head_dim,
                    projection + ((size_t)t * heads + h) * head_dim, sizeof(float) * head_dim);
+    /* END SOLUTION */
 }
 
 /* Turns one row of scores into probabilities, in float32 as PyTorch's CPU
@@ -135,6 +142,11 @@ static void split_heads(float *states, const float *projection, int T, int heads
  * Masked entries are -inf and become exactly 0. */
 static void softmax_row(float *row, int S)
 {
+    /* BEGIN SOLUTION: softmax_row, docs/06_attention.md "The math"
+     * Student placeholder:
+     *     for (int s = 0; s < S; s++)
+     *         row[s] = 0.0f;
+     */
     float max = row[0];
     for (int s = 1; s < S; s++)
         if (row[s] > max)
@@ -147,6 +159,7 @@ static void softmax_row(float *row, int S)
     float inv_sum = 1.0f / sum;
     for (int s = 0; s < S; s++)
         row[s] *= inv_sum;
+    /* END SOLUTION */
 }
 
 int gemma_attention(float *out, const float *hidden_states, const gemma_attention_weights *weights,
@@ -156,6 +169,14 @@ int gemma_attention(float *out, const float *hidden_states, const gemma_attentio
 {
     if (check_sizes(scratch, cache, layer_idx, T, num_heads, num_key_value_heads, head_dim, err) != 0)
         return -1;
+    /* BEGIN SOLUTION: gemma_attention, docs/06_attention.md "The math"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)T * hidden_size; i++)
+     *         out[i] = 0.0f;
+     *     (void)hidden_states; (void)weights; (void)attention_mask; (void)position_ids; (void)cache;
+     *     (void)rope_theta; (void)split_heads; (void)softmax_row;
+     *     return 0;
+     */
     int H = num_heads, K = num_key_value_heads, Dh = head_dim;
     int n_rep = H / K;
 
@@ -234,4 +255,5 @@ int gemma_attention(float *out, const float *hidden_states, const gemma_attentio
     /* out = o_proj(attn_output): [T, H * Dh] -> [T, D]. */
     linear(out, scratch->attn_output, weights->o_proj, NULL, T, H * Dh, hidden_size);
     return 0;
+    /* END SOLUTION */
 }

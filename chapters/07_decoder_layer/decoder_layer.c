@@ -69,6 +69,14 @@ int gemma_decoder_layer(float *out, const float *hidden_states, const gemma_deco
                             "created for %d, %d; create it with the model's sizes",
                             layer_idx, hidden_size, intermediate_size, scratch->hidden_size,
                             scratch->intermediate_size);
+    /* BEGIN SOLUTION: gemma_decoder_layer, docs/07_decoder_layer.md "The math"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)T * hidden_size; i++)
+     *         out[i] = 0.0f;
+     *     (void)hidden_states; (void)weights; (void)attention_mask; (void)position_ids; (void)cache;
+     *     (void)num_heads; (void)num_key_value_heads; (void)head_dim; (void)rms_norm_eps; (void)rope_theta;
+     *     return 0;
+     */
     size_t n = (size_t)T * hidden_size;
 
     /* Attention block: normed = input_layernorm(h), then attention. The
@@ -96,4 +104,5 @@ int gemma_decoder_layer(float *out, const float *hidden_states, const gemma_deco
     for (size_t i = 0; i < n; i++)
         out[i] += scratch->sublayer_output[i];
     return 0;
+    /* END SOLUTION */
 }

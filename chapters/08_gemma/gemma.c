@@ -168,6 +168,13 @@ int gemma_model_forward(float *last_hidden_state, const int *input_ids, const fl
 {
     if (check_forward(input_ids, inputs_embeds, T, config, cache, state, err) != 0)
         return -1;
+    /* BEGIN SOLUTION: gemma_model_forward, docs/08_gemma.md "The math"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)T * config->hidden_size; i++)
+     *         last_hidden_state[i] = 0.0f;
+     *     (void)input_ids; (void)inputs_embeds; (void)attention_mask; (void)position_ids; (void)weights;
+     *     return 0;
+     */
     int D = config->hidden_size;
 
     /* The normalizer sqrt(hidden_size) is rounded to float32 before the
@@ -204,6 +211,7 @@ int gemma_model_forward(float *last_hidden_state, const int *input_ids, const fl
     /* The final norm, also with (1 + w). */
     gemma_rms_norm(last_hidden_state, state->layer_input, weights->norm, T, D, config->rms_norm_eps);
     return 0;
+    /* END SOLUTION */
 }
 
 int gemma_for_causal_lm_forward(float *logits, int num_logits_to_keep, const int *input_ids,
@@ -218,10 +226,18 @@ int gemma_for_causal_lm_forward(float *logits, int num_logits_to_keep, const int
                             weights, config, cache, state, err) != 0)
         return -1;
 
+    /* BEGIN SOLUTION: the tied LM head of gemma_for_causal_lm_forward, docs/08_gemma.md "The math"
+     * Student placeholder:
+     *     size_t rows = (size_t)(num_logits_to_keep == 0 ? T : num_logits_to_keep);
+     *     for (size_t i = 0; i < rows * config->vocab_size; i++)
+     *         logits[i] = 0.0f;
+     *     return 0;
+     */
     /* logits = h[T - R .. T - 1] @ embed_tokens^T: the [V, D] embedding is
      * already in linear()'s [out, in] layout, so the tied head needs no copy. */
     int rows = num_logits_to_keep == 0 ? T : num_logits_to_keep;
     const float *last_rows = state->last_hidden_state + (size_t)(T - rows) * config->hidden_size;
     linear(logits, last_rows, weights->embed_tokens, NULL, rows, config->hidden_size, config->vocab_size);
     return 0;
+    /* END SOLUTION */
 }

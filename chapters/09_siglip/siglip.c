@@ -137,6 +137,12 @@ void siglip_vision_state_free(siglip_vision_state *state)
 
 void layer_norm(float *out, const float *x, const float *weight, const float *bias, int T, int E, float eps)
 {
+    /* BEGIN SOLUTION: layer_norm, docs/09_siglip.md "The math"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)T * E; i++)
+     *         out[i] = 0.0f;
+     *     (void)x; (void)weight; (void)bias; (void)eps;
+     */
     for (int t = 0; t < T; t++) {
         const float *row = x + (size_t)t * E;
         float *out_row = out + (size_t)t * E;
@@ -161,6 +167,7 @@ void layer_norm(float *out, const float *x, const float *weight, const float *bi
         for (int e = 0; e < E; e++)
             out_row[e] = (row[e] - mean_f) * inv_std * weight[e] + bias[e];
     }
+    /* END SOLUTION */
 }
 
 void siglip_vision_embeddings(float *embeddings, const float *pixel_values,
@@ -168,6 +175,14 @@ void siglip_vision_embeddings(float *embeddings, const float *pixel_values,
                               const float *position_embedding_weight, int num_channels, int image_size,
                               int patch_size, int E)
 {
+    /* BEGIN SOLUTION: siglip_vision_embeddings, docs/09_siglip.md "The math"
+     * Student placeholder:
+     *     int grid = image_size / patch_size;
+     *     for (size_t i = 0; i < (size_t)grid * grid * E; i++)
+     *         embeddings[i] = 0.0f;
+     *     (void)pixel_values; (void)patch_embedding_weight; (void)patch_embedding_bias;
+     *     (void)position_embedding_weight; (void)num_channels;
+     */
     int grid = image_size / patch_size;
     size_t kernel_size = (size_t)num_channels * patch_size * patch_size;
 
@@ -198,11 +213,18 @@ void siglip_vision_embeddings(float *embeddings, const float *pixel_values,
                 out[e] += position_embedding_weight[(size_t)patch * E + e];
         }
     }
+    /* END SOLUTION */
 }
 
 void siglip_attention(float *out, const float *hidden_states, const siglip_encoder_layer_weights *weights,
                       int T, int E, int H, siglip_vision_state *state)
 {
+    /* BEGIN SOLUTION: siglip_attention, docs/09_siglip.md "The math"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)T * E; i++)
+     *         out[i] = 0.0f;
+     *     (void)hidden_states; (void)weights; (void)H; (void)state;
+     */
     int head_dim = E / H;
     /* head_dim ** -0.5 in double, rounded once to float32 (1/sqrt(72) in So400m). */
     float scale = (float)(1.0 / sqrt((double)head_dim));
@@ -255,11 +277,18 @@ void siglip_attention(float *out, const float *hidden_states, const siglip_encod
 
     /* out_proj, with bias. */
     linear(out, state->attn_output, weights->out_proj_weight, weights->out_proj_bias, T, E, E);
+    /* END SOLUTION */
 }
 
 void siglip_mlp(float *out, const float *hidden_states, const siglip_encoder_layer_weights *weights,
                 int T, int E, int F, siglip_vision_state *state)
 {
+    /* BEGIN SOLUTION: siglip_mlp, docs/09_siglip.md "The math"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)T * E; i++)
+     *         out[i] = 0.0f;
+     *     (void)hidden_states; (void)weights; (void)F; (void)state;
+     */
     /* fc1: [T, E] -> [T, F]. */
     linear(state->mlp_hidden, hidden_states, weights->fc1_weight, weights->fc1_bias, T, E, F);
 
@@ -269,11 +298,16 @@ void siglip_mlp(float *out, const float *hidden_states, const siglip_encoder_lay
 
     /* fc2: [T, F] -> [T, E]. */
     linear(out, state->mlp_hidden, weights->fc2_weight, weights->fc2_bias, T, F, E);
+    /* END SOLUTION */
 }
 
 void siglip_encoder_layer(float *hidden_states, const siglip_encoder_layer_weights *weights,
                           const siglip_vision_config *config, int T, siglip_vision_state *state)
 {
+    /* BEGIN SOLUTION: siglip_encoder_layer, docs/09_siglip.md "The math"
+     * Student placeholder:
+     *     (void)hidden_states; (void)weights; (void)config; (void)T; (void)state;
+     */
     int E = config->hidden_size;
     size_t count = (size_t)T * E;
 
@@ -290,6 +324,7 @@ void siglip_encoder_layer(float *hidden_states, const siglip_encoder_layer_weigh
     siglip_mlp(state->branch_output, state->normed, weights, T, E, config->intermediate_size, state);
     for (size_t i = 0; i < count; i++)
         hidden_states[i] += state->branch_output[i];
+    /* END SOLUTION */
 }
 
 int siglip_vision_model_forward(float *image_features, const float *pixel_values,

@@ -13,7 +13,14 @@
 void paligemma_multi_modal_projector(float *image_features, const float *vision_output, const float *weight,
                                      const float *bias, int P, int E, int D)
 {
+    /* BEGIN SOLUTION: paligemma_multi_modal_projector, docs/10_projector.md "The math"
+     * Student placeholder:
+     *     for (int i = 0; i < P * D; i++)
+     *         image_features[i] = 0.0f;
+     *     (void)vision_output; (void)weight; (void)bias; (void)E;
+     */
     /* One Linear with bias, row by row: [P, E] -> [P, D]. No activation and
      * no scaling here; the 1 / sqrt(D) belongs to the merge that follows. */
     linear(image_features, vision_output, weight, bias, P, E, D);
+    /* END SOLUTION */
 }

@@ -19,10 +19,16 @@
 
 float paligemma_embedding_normalizer(int hidden_size)
 {
+    /* BEGIN SOLUTION: paligemma_embedding_normalizer, docs/11_merge.md "The math"
+     * Student placeholder:
+     *     (void)hidden_size;
+     *     return 1.0f;
+     */
     /* Python's hidden_size ** 0.5 is a double; both PyTorch steps round it
      * to float32 before using it (the division's scalar operand and
      * torch.tensor(..., dtype=float32) in GemmaModel). */
     return (float)sqrt((double)hidden_size);
+    /* END SOLUTION */
 }
 
 int paligemma_merge_input_ids_with_image_features(float *inputs_embeds, const int *input_ids,
@@ -54,6 +60,13 @@ int paligemma_merge_input_ids_with_image_features(float *inputs_embeds, const in
                             "must start with one <image> token per patch",
                             num_image_tokens, image_token_index, P);
 
+    /* BEGIN SOLUTION: the merge loop, docs/11_merge.md "The math"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)T * D; i++)
+     *         inputs_embeds[i] = 0.0f;
+     *     (void)embed_tokens; (void)image_features;
+     *     return 0;
+     */
     float normalizer = paligemma_embedding_normalizer(D);
     int image_row = 0;
     for (int t = 0; t < T; t++) {
@@ -82,6 +95,7 @@ int paligemma_merge_input_ids_with_image_features(float *inputs_embeds, const in
         }
     }
     return 0;
+    /* END SOLUTION */
 }
 
 int paligemma_prefix_lm_mask(float *attention_mask, int prefix_length, int past_length, int T, int S,
@@ -97,6 +111,12 @@ int paligemma_prefix_lm_mask(float *attention_mask, int prefix_length, int past_
                             "the whole prefix (image tokens, <bos>, prompt, \"\\n\") must be in one prefill",
                             prefix_length, past_length + T);
 
+    /* BEGIN SOLUTION: the prefix-LM mask, docs/11_merge.md "The math"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)T * S; i++)
+     *         attention_mask[i] = 0.0f;
+     *     return 0;
+     */
     int written = past_length + T;
     for (int t = 0; t < T; t++) {
         int query_position = past_length + t;
@@ -108,12 +128,20 @@ int paligemma_prefix_lm_mask(float *attention_mask, int prefix_length, int past_
         }
     }
     return 0;
+    /* END SOLUTION */
 }
 
 void paligemma_position_ids(int *position_ids, int past_length, int T)
 {
+    /* BEGIN SOLUTION: paligemma_position_ids, docs/11_merge.md "The math"
+     * Student placeholder:
+     *     for (int t = 0; t < T; t++)
+     *         position_ids[t] = 0;
+     *     (void)past_length;
+     */
     /* 1-based, as transformers >= 4.42 computes cache_position + 1 for
      * PaliGemma (big_vision counts from 0). */
     for (int t = 0; t < T; t++)
         position_ids[t] = past_length + t + 1;
+    /* END SOLUTION */
 }

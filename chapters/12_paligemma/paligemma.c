@@ -220,6 +220,10 @@ int paligemma_generate(paligemma_model *model, const float *pixel_values, const 
     buffers.text_state.layer_callback = NULL;
     buffers.text_state.layer.attention_callback = NULL;
     start = seconds_now();
+    /* BEGIN SOLUTION: the decode loop of paligemma_generate, chapters/12_paligemma/paligemma.h "one token per step"
+     * Student placeholder:
+     *     (void)choose_token; (void)output_ids;
+     */
     const float *last_logits = buffers.logits + (logit_rows - 1) * (size_t)V;
     for (int step = 0; step < options->max_new_tokens; step++) {
         char name[64];
@@ -238,6 +242,7 @@ int paligemma_generate(paligemma_model *model, const float *pixel_values, const 
         last_logits = buffers.logits;
         clock.decode_steps++;
     }
+    /* END SOLUTION */
     clock.decode_seconds = seconds_now() - start;
     status = 0;
 

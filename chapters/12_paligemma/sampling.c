@@ -13,12 +13,18 @@
 
 int sample_argmax(const float *logits, int V)
 {
+    /* BEGIN SOLUTION: sample_argmax, chapters/12_paligemma/paligemma.h "one token per step"
+     * Student placeholder:
+     *     (void)logits; (void)V;
+     *     return 0;
+     */
     /* Strictly greater: on ties the first index wins, as torch.argmax does. */
     int best = 0;
     for (int v = 1; v < V; v++)
         if (logits[v] > logits[best])
             best = v;
     return best;
+    /* END SOLUTION */
 }
 
 /* qsort comparator state: qsort has no context argument, so the logits being

@@ -266,6 +266,11 @@ void rgb_image_free(rgb_image *image)
  * the rounding of a fixed-point coefficient. */
 static double bicubic_filter(double x)
 {
+    /* BEGIN SOLUTION: bicubic_filter, docs/13_image_preprocessing.md "Step 2: Pillow's bicubic resize"
+     * Student placeholder:
+     *     (void)x;
+     *     return 0.0;
+     */
     const double a = -0.5;
     if (x < 0.0)
         x = -x;
@@ -274,6 +279,7 @@ static double bicubic_filter(double x)
     if (x < 2.0)
         return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
     return 0.0;
+    /* END SOLUTION */
 }
 
 /* Widening of the kernel: when shrinking, the kernel is stretched by
@@ -298,6 +304,14 @@ static int kernel_size(int in_size, int out_size)
 static void bicubic_coefficients(int32_t *coefficients, int *bounds, int in_size, int out_size,
                                  int ksize)
 {
+    /* BEGIN SOLUTION: bicubic_coefficients, docs/13_image_preprocessing.md "Step 2: Pillow's bicubic resize"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)out_size * ksize; i++)
+     *         coefficients[i] = 0;
+     *     for (size_t i = 0; i < 2 * (size_t)out_size; i++)
+     *         bounds[i] = 0;
+     *     (void)in_size; (void)bicubic_filter;
+     */
     double scale = (double)in_size / out_size;
     double filterscale = filter_scale(in_size, out_size);
     double support = 2.0 * filterscale;
@@ -342,6 +356,7 @@ static void bicubic_coefficients(int32_t *coefficients, int *bounds, int in_size
         bounds[2 * i] = xmin;
         bounds[2 * i + 1] = count;
     }
+    /* END SOLUTION */
 }
 
 /* Rounds a fixed-point sum (which already contains the 0.5 bias) to a pixel value. */
@@ -389,6 +404,12 @@ static void resample_horizontal(uint8_t *out, const uint8_t *in, int in_width, i
                                 int first_row, int rows, const int32_t *coefficients,
                                 const int *bounds, int ksize)
 {
+    /* BEGIN SOLUTION: resample_horizontal, docs/13_image_preprocessing.md "Step 2: Pillow's bicubic resize"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)rows * out_width * 3; i++)
+     *         out[i] = 0;
+     *     (void)in; (void)in_width; (void)first_row; (void)coefficients; (void)bounds; (void)ksize; (void)clip_to_uint8;
+     */
     for (int y = 0; y < rows; y++) {
         const uint8_t *in_row = in + (size_t)(first_row + y) * in_width * 3;
         uint8_t *out_row = out + (size_t)y * out_width * 3;
@@ -404,12 +425,19 @@ static void resample_horizontal(uint8_t *out, const uint8_t *in, int in_width, i
             }
         }
     }
+    /* END SOLUTION */
 }
 
 /* One pass along y: out row y reads in rows bounds[2y] .. + bounds[2y + 1]. */
 static void resample_vertical(uint8_t *out, const uint8_t *in, int width, int out_height,
                               const int32_t *coefficients, const int *bounds, int ksize)
 {
+    /* BEGIN SOLUTION: resample_vertical, docs/13_image_preprocessing.md "Step 2: Pillow's bicubic resize"
+     * Student placeholder:
+     *     for (size_t i = 0; i < (size_t)out_height * width * 3; i++)
+     *         out[i] = 0;
+     *     (void)in; (void)coefficients; (void)bounds; (void)ksize; (void)clip_to_uint8;
+     */
     for (int y = 0; y < out_height; y++) {
         const int32_t *k = coefficients + (size_t)y * ksize;
         int ymin = bounds[2 * y], count = bounds[2 * y + 1];
@@ -422,6 +450,7 @@ static void resample_vertical(uint8_t *out, const uint8_t *in, int width, int ou
             }
         }
     }
+    /* END SOLUTION */
 }
 
 void bicubic_resize(uint8_t *out, const uint8_t *in, int in_width, int in_height,

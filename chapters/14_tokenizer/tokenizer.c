@@ -247,6 +247,10 @@ static void split_into_symbols(bpe_state *st)
  * length (10 KB of text: about 50 ms; prompts are a few dozen bytes). */
 static void merge_pairs(bpe_state *st)
 {
+    /* BEGIN SOLUTION: merge_pairs (the BPE loop), docs/14_tokenizer.md "Encoding, step by step"
+     * Student placeholder:
+     *     (void)st; (void)score_pair;
+     */
     for (int i = 0; i + 1 < st->num_symbols; i++)
         score_pair(st, i);
 
@@ -271,6 +275,7 @@ static void merge_pairs(bpe_state *st)
         score_pair(st, best - 1);
         score_pair(st, best);
     }
+    /* END SOLUTION */
 }
 
 int tokenizer_encode(const tokenizer *tok, const char *text, int *ids, int max_ids, int *n_ids,
