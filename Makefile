@@ -170,11 +170,11 @@ STUDENT_DIR ?= student
 .PHONY: student grade test-classroom
 
 student:
-	@classroom/make_student.sh "$(STUDENT_DIR)" "$(CHAPTERS)"
+	@tests/classroom/make_student.sh "$(STUDENT_DIR)" "$(CHAPTERS)"
 
 grade: deps
 	@CC="$(CC)" CFLAGS="$(CFLAGS)" CPPFLAGS="$(CPPFLAGS)" LDLIBS="$(LDLIBS)" CHECK_LIBS="$(CHECK_LIBS)" \
-	  BUILD="$(BUILD)" MAKE="$(MAKE)" classroom/grade.sh "$(STUDENT_DIR)" "$(CHAPTERS)"
+	  BUILD="$(BUILD)" MAKE="$(MAKE)" tests/classroom/grade.sh "$(STUDENT_DIR)" "$(CHAPTERS)"
 
 test-classroom: deps
-	@MAKE="$(MAKE)" classroom/test_classroom.sh
+	@MAKE="$(MAKE)" tests/classroom/test_classroom.sh

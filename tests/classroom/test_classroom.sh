@@ -4,7 +4,7 @@
 # failed. Student trees go to a temporary folder that is removed at the end.
 set -u
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 : "${MAKE:=make}"
 work=$(mktemp -d "${TMPDIR:-/tmp}/pg_classroom.XXXXXX")
@@ -41,7 +41,7 @@ marked_files=$(grep -rl "BEGIN SOLUTION:" chapters)
 # ---- the markers -------------------------------------------------------------
 
 for file in $marked_files; do
-    expect "well-formed regions in $file" awk -v check=1 -f classroom/blank_solutions.awk "$file"
+    expect "well-formed regions in $file" awk -v check=1 -f tests/classroom/blank_solutions.awk "$file"
 done
 
 for test_file in tests/test_[0-9][0-9]_*.c; do

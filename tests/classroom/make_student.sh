@@ -3,8 +3,8 @@
 # the solution regions of the chosen chapters are replaced by placeholders
 # (classroom/blank_solutions.awk). See docs/teaching.md.
 #
-#   classroom/make_student.sh STUDENT_DIR "03 07"    blank chapters 3 and 7
-#   classroom/make_student.sh STUDENT_DIR all        blank every marked chapter
+#   tests/classroom/make_student.sh STUDENT_DIR "03 07"    blank chapters 3 and 7
+#   tests/classroom/make_student.sh STUDENT_DIR all        blank every marked chapter
 #
 # Besides the copy, it writes STUDENT_DIR/.classroom/:
 #   assignment   the blanked chapters and where the tree came from
@@ -17,9 +17,9 @@ usage='usage: make student CHAPTERS="03 07" [STUDENT_DIR=student]   (or CHAPTERS
 student_dir=$1
 chapters=$2
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-awk_program=classroom/blank_solutions.awk
+awk_program=tests/classroom/blank_solutions.awk
 
 if [ -e .classroom/assignment ]; then
     echo "make student: $root is itself a student tree (it has .classroom/assignment);" \

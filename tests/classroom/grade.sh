@@ -17,7 +17,7 @@
 # the grader itself cannot run (a reference file does not build, a missing tree).
 set -eu
 
-[ $# -ge 1 ] || { echo "usage: classroom/grade.sh STUDENT_DIR [CHAPTERS]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: tests/classroom/grade.sh STUDENT_DIR [CHAPTERS]" >&2; exit 2; }
 student_arg=$1
 chapters_arg=${2:-}
 : "${MAKE:=make}" "${BUILD:=build}" "${CC:=cc}" "${CFLAGS:=}" "${CPPFLAGS:=}" "${LDLIBS:=}" "${CHECK_LIBS:=}"
@@ -78,7 +78,7 @@ for chapter in $graded; do
 done
 
 grade_make() {
-    "$MAKE" --no-print-directory -f classroom/grade.mk GRADE_BUILD="$grade_build" STUDENT_DIR="$student_dir" \
+    "$MAKE" --no-print-directory -f tests/classroom/grade.mk GRADE_BUILD="$grade_build" STUDENT_DIR="$student_dir" \
         REFERENCE_DIR="$reference_dir" GRADED="$graded" CC="$CC" CFLAGS="$CFLAGS" CPPFLAGS="$CPPFLAGS" \
         LDLIBS="$LDLIBS" CHECK_LIBS="$CHECK_LIBS" "$@"
 }
