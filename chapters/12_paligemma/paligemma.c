@@ -220,7 +220,7 @@ int paligemma_generate(paligemma_model *model, const float *pixel_values, const 
     buffers.text_state.layer_callback = NULL;
     buffers.text_state.layer.attention_callback = NULL;
     start = seconds_now();
-    /* BEGIN SOLUTION: the decode loop of paligemma_generate, chapters/12_paligemma/paligemma.h "one token per step"
+    /* BEGIN SOLUTION: the decode loop of paligemma_generate, docs/12_paligemma.md "A request, step by step"
      * Student placeholder:
      *     (void)choose_token; (void)output_ids;
      */

@@ -13,7 +13,7 @@
 
 int sample_argmax(const float *logits, int V)
 {
-    /* BEGIN SOLUTION: sample_argmax, chapters/12_paligemma/paligemma.h "one token per step"
+    /* BEGIN SOLUTION: sample_argmax, docs/12_paligemma.md "A request, step by step"
      * Student placeholder:
      *     (void)logits; (void)V;
      *     return 0;

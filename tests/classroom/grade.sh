@@ -3,7 +3,7 @@
 # docs/teaching.md. Run by make grade, which passes CC, CFLAGS, CPPFLAGS,
 # LDLIBS, CHECK_LIBS, BUILD and MAKE in the environment.
 #
-#   classroom/grade.sh STUDENT_DIR [CHAPTERS]
+#   tests/classroom/grade.sh STUDENT_DIR [CHAPTERS]
 #
 # Two modes, chosen by the current folder:
 #   - a student tree (it has .classroom/assignment): grade its own assigned
