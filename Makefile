@@ -2,6 +2,7 @@
 #
 #   make run         build and run paligemma on a bundled checkpoint (installs missing packages first)
 #   make test        build and run every Check suite; exits non-zero on any failure
+#   make test NAIVE=1  the same with every Linear as the plain naive loop
 #   make test-debug  the suites at -O0 in one process (CK_FORK=no), e.g.
 #                    make test-debug DEBUGGER="valgrind --leak-check=full"
 #   make golden      regenerate golden/*/ with PyTorch (needs Debian's python3-torch)
@@ -28,7 +29,14 @@ LDLIBS  += -lstb -lcjson -lm
 # Check's flags come from pkg-config, read when a recipe needs them (after `make deps`).
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
 
+# `make test NAIVE=1` (or run, test-debug, ...) builds with linear() as the
+# plain loop of common/linear.c instead of the fast routine, into build/naive.
+ifdef NAIVE
+CPPFLAGS += -DPG_NAIVE_LINEAR
+BUILD ?= build/naive
+else
 BUILD ?= build
+endif
 
 # Everything is found by wildcard, so adding a chapter or a test needs no edit here.
 PROGRAM_SRCS := $(wildcard chapters/main_*.c chapters/*/main_*.c common/main_*.c)
@@ -45,7 +53,7 @@ DEB_BUILD_PACKAGES  := build-essential pkg-config check libstb-dev libcjson-dev
 DEB_GOLDEN_PACKAGES := python3-torch python3-numpy python3-pil python3-sentencepiece libopenblas0-pthread
 PYTHON := /usr/bin/python3
 
-.PHONY: all run test test-debug golden compare deps deps-golden clean
+.PHONY: all run test test-binaries test-debug golden compare deps deps-golden clean
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(PROGRAMS) $(TEST_RUNNER)
@@ -61,13 +69,16 @@ run: deps
 	@$(MAKE) --no-print-directory $(PROGRAMS)
 	$(RUN_COMMAND)
 
+# The tests run the programs too; PG_BUILD_DIR tells them where they are.
+test-binaries: $(TEST_RUNNER) $(PROGRAMS)
+
 test: deps
-	@$(MAKE) --no-print-directory $(TEST_RUNNER) $(PROGRAMS) $(BROKEN_PROGRAM)
-	./$(TEST_RUNNER)
+	@$(MAKE) --no-print-directory test-binaries
+	PG_BUILD_DIR=$(BUILD) ./$(TEST_RUNNER)
 
 test-debug: deps
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/debug OPTIMIZE=-O0 $(BUILD)/debug/tests/run_tests
-	CK_FORK=no CK_VERBOSITY=verbose $(DEBUGGER) ./$(BUILD)/debug/tests/run_tests
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/debug OPTIMIZE=-O0 test-binaries
+	PG_BUILD_DIR=$(BUILD)/debug CK_FORK=no CK_VERBOSITY=verbose $(DEBUGGER) ./$(BUILD)/debug/tests/run_tests
 
 golden: deps-golden
 	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) golden/make_golden.py $(CHAPTERS)
@@ -122,6 +133,7 @@ BROKEN_SRCS    := chapters/03_rms_norm/rms_norm.c chapters/04_mlp/mlp.c chapters
                   chapters/11_merge/merge.c chapters/12_paligemma/paligemma.c
 BROKEN_OBJS    := $(BROKEN_SRCS:%.c=$(BUILD)/broken/%.o)
 BROKEN_PROGRAM := $(BUILD)/paligemma-broken
+test-binaries: $(BROKEN_PROGRAM)
 
 $(BUILD)/broken/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -33,6 +33,10 @@ typedef union {
     uint32_t u[TILE * CHUNK];
 } chunk_buffer;
 
+/* Products smaller than this many multiply-adds run on one thread: starting
+ * the other threads costs more than they would save. */
+#define PARALLEL_MIN_WORK (1L << 18)
+
 /* Returns how many weight rows form one cache block: about 512 KB of them. */
 static int block_rows(int in_features, int bytes_per_weight)
 {
@@ -147,7 +151,8 @@ static void vector_product(float *out, const float *x, const void *weight, int b
                            int in_features, int out_features)
 {
     int num_quads = (out_features + TILE - 1) / TILE;
-    #pragma omp parallel for schedule(static)
+    int parallel = (long)in_features * out_features >= PARALLEL_MIN_WORK;
+    #pragma omp parallel for schedule(static) if (parallel)
     for (int q = 0; q < num_quads; q++) {
         int o = q * TILE;
         int rows = out_features - o < TILE ? out_features - o : TILE;
@@ -206,7 +211,8 @@ static void blocked_linear(float *out, const float *x, const void *weight, int b
     }
     int rows = block_rows(in_features, bf16 ? 2 : 4);
     int num_blocks = (out_features + rows - 1) / rows;
-    #pragma omp parallel for schedule(dynamic, 1)
+    int parallel = (long)T * in_features * out_features >= PARALLEL_MIN_WORK;
+    #pragma omp parallel for schedule(dynamic, 1) if (parallel)
     for (int b = 0; b < num_blocks; b++) {
         int o_begin = b * rows;
         int o_end = o_begin + rows < out_features ? o_begin + rows : out_features;

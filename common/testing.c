@@ -60,6 +60,17 @@ const char *golden_path(const char *chapter, const char *name)
     return path;
 }
 
+const char *program_path(const char *name)
+{
+    static char paths[4][1024];
+    static int next;
+    char *path = paths[next];
+    next = (next + 1) % 4;
+    const char *dir = getenv("PG_BUILD_DIR");
+    snprintf(path, sizeof paths[0], "%s/%s", dir != NULL ? dir : "build", name);
+    return path;
+}
+
 /* Loads one file and checks dtype and shape; shared by the two typed loaders. */
 static void golden_load(npy_array *array, npy_dtype dtype, const char *chapter, const char *name,
                         int ndim, va_list dims)

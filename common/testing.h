@@ -54,4 +54,9 @@ void golden_load_i64(npy_array *array, const char *chapter, const char *name, in
 /* Returns the path golden/<chapter>/<name>.npy in a static buffer. */
 const char *golden_path(const char *chapter, const char *name);
 
+/* Returns the path of a program built by make, $PG_BUILD_DIR/<name> (or
+ * build/<name> when PG_BUILD_DIR is unset), in one of 4 static buffers so
+ * that a format string can take two of them. */
+const char *program_path(const char *name);
+
 #endif

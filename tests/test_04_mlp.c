@@ -74,7 +74,7 @@ START_TEST(random_weights)
     golden_load_f32(&x, CHAPTER, "random_x", 2, TOKENS, HIDDEN);
     golden_load_f32(&want, CHAPTER, "random_out", 2, TOKENS, HIDDEN);
     mlp_storage s = make_weights();
-    gemma_mlp_weights weights = {s.gate_proj, s.up_proj, s.down_proj};
+    gemma_mlp_weights weights = {weight_f32(s.gate_proj), weight_f32(s.up_proj), weight_f32(s.down_proj)};
 
     float *out = run_mlp(&weights, x.data);
     ck_assert_tensor("mlp random", out, want.data, want.count, ATOL, RTOL);
@@ -95,7 +95,7 @@ START_TEST(swapped_gate_and_up_differ)
     golden_load_f32(&x, CHAPTER, "random_x", 2, TOKENS, HIDDEN);
     golden_load_f32(&want, CHAPTER, "random_out", 2, TOKENS, HIDDEN);
     mlp_storage s = make_weights();
-    gemma_mlp_weights swapped = {s.up_proj, s.gate_proj, s.down_proj};
+    gemma_mlp_weights swapped = {weight_f32(s.up_proj), weight_f32(s.gate_proj), weight_f32(s.down_proj)};
 
     float *out = run_mlp(&swapped, x.data);
     tensor_diff diff;

@@ -41,7 +41,7 @@ typedef struct {
 /* Makes the weights exactly as gen_06_attention.py makes them. */
 static attention_case make_case(int num_heads, int num_key_value_heads, int head_dim, uint64_t seed)
 {
-    attention_case c = {num_heads, num_key_value_heads, head_dim, {0}, {0}};
+    attention_case c = {.num_heads = num_heads, .num_key_value_heads = num_key_value_heads, .head_dim = head_dim};
     int rows[4] = {num_heads * head_dim, num_key_value_heads * head_dim, num_key_value_heads * head_dim, HIDDEN};
     int cols[4] = {HIDDEN, HIDDEN, HIDDEN, num_heads * head_dim};
     for (int j = 0; j < 4; j++) {
@@ -49,10 +49,10 @@ static attention_case make_case(int num_heads, int num_key_value_heads, int head
         c.storage[j] = pg_xcalloc(n, sizeof(float), "attention weight");
         seeded_uniform(c.storage[j], n, seed + j, (float)(1.5 * sqrt(3.0 / cols[j])));
     }
-    c.weights.q_proj = c.storage[0];
-    c.weights.k_proj = c.storage[1];
-    c.weights.v_proj = c.storage[2];
-    c.weights.o_proj = c.storage[3];
+    c.weights.q_proj = weight_f32(c.storage[0]);
+    c.weights.k_proj = weight_f32(c.storage[1]);
+    c.weights.v_proj = weight_f32(c.storage[2]);
+    c.weights.o_proj = weight_f32(c.storage[3]);
     return c;
 }
 

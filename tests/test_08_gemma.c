@@ -361,7 +361,7 @@ START_TEST(inputs_embeds_match_pytorch)
     fill_positions(positions, 1, 5);
     float rows[5 * HIDDEN], from_ids[VOCAB], from_rows[VOCAB];
     for (int t = 0; t < 5; t++)
-        memcpy(rows + t * HIDDEN, f.random.weights.embed_tokens + (size_t)ids[t] * HIDDEN, sizeof(float) * HIDDEN);
+        weight_row(rows + t * HIDDEN, f.random.weights.embed_tokens, ids[t], HIDDEN);
     forward(&f, from_ids, 1, ids, NULL, NULL, positions, 5, NULL);
     forward(&f, from_rows, 1, NULL, rows, NULL, positions, 5, NULL);
     ck_assert_msg(memcmp(from_ids, from_rows, sizeof from_ids) == 0, "embedding rows and ids disagree");
@@ -395,7 +395,7 @@ START_TEST(normalizer_is_float32_sqrt_hidden)
     float logits[VOCAB];
     forward(&f, logits, 1, ids, NULL, NULL, positions, PREFILL, NULL);
     for (int d = 0; d < HIDDEN; d++)
-        ck_assert_float_eq(recorder.boundaries[d], f.random.weights.embed_tokens[2 * HIDDEN + d] * 8.0f);
+        ck_assert_float_eq(recorder.boundaries[d], ((const float *)f.random.weights.embed_tokens.data)[2 * HIDDEN + d] * 8.0f);
     fixture_free(&f);
 }
 END_TEST

@@ -97,21 +97,24 @@ static void small_tower_load(small_tower *tower)
 #define LOAD(field, path, ndim, d0, d1)                                          \
         snprintf(name, sizeof name, "encoder_layers_%d_%s", l, path);            \
         layer->field = load_small(tower, name, ndim, d0, d1, 0, 0)
+#define LOAD_MATRIX(field, path, d0, d1)                                         \
+        snprintf(name, sizeof name, "encoder_layers_%d_%s", l, path);            \
+        layer->field = weight_f32(load_small(tower, name, 2, d0, d1, 0, 0))
         LOAD(layer_norm1_weight, "layer_norm1_weight", 1, E, 0);
         LOAD(layer_norm1_bias, "layer_norm1_bias", 1, E, 0);
-        LOAD(q_proj_weight, "self_attn_q_proj_weight", 2, E, E);
+        LOAD_MATRIX(q_proj_weight, "self_attn_q_proj_weight", E, E);
         LOAD(q_proj_bias, "self_attn_q_proj_bias", 1, E, 0);
-        LOAD(k_proj_weight, "self_attn_k_proj_weight", 2, E, E);
+        LOAD_MATRIX(k_proj_weight, "self_attn_k_proj_weight", E, E);
         LOAD(k_proj_bias, "self_attn_k_proj_bias", 1, E, 0);
-        LOAD(v_proj_weight, "self_attn_v_proj_weight", 2, E, E);
+        LOAD_MATRIX(v_proj_weight, "self_attn_v_proj_weight", E, E);
         LOAD(v_proj_bias, "self_attn_v_proj_bias", 1, E, 0);
-        LOAD(out_proj_weight, "self_attn_out_proj_weight", 2, E, E);
+        LOAD_MATRIX(out_proj_weight, "self_attn_out_proj_weight", E, E);
         LOAD(out_proj_bias, "self_attn_out_proj_bias", 1, E, 0);
         LOAD(layer_norm2_weight, "layer_norm2_weight", 1, E, 0);
         LOAD(layer_norm2_bias, "layer_norm2_bias", 1, E, 0);
-        LOAD(fc1_weight, "mlp_fc1_weight", 2, F, E);
+        LOAD_MATRIX(fc1_weight, "mlp_fc1_weight", F, E);
         LOAD(fc1_bias, "mlp_fc1_bias", 1, F, 0);
-        LOAD(fc2_weight, "mlp_fc2_weight", 2, E, F);
+        LOAD_MATRIX(fc2_weight, "mlp_fc2_weight", E, F);
         LOAD(fc2_bias, "mlp_fc2_bias", 1, E, 0);
 #undef LOAD
     }
@@ -371,7 +374,8 @@ typedef struct {
     uint64_t seed;
     float scale;
     size_t count;
-    const float **field;
+    const float **field;    /* a norm weight or bias, or NULL */
+    weight_matrix *matrix;  /* a Linear weight, or NULL */
 } seeded_parameter;
 
 START_TEST(encoder_layer_so400m_width)
@@ -380,29 +384,32 @@ START_TEST(encoder_layer_so400m_width)
     siglip_encoder_layer_weights layer;
     const size_t E = SO400M_E, F = SO400M_F;
     seeded_parameter parameters[] = {
-        {"layer_norm1.weight", 9101, 1.0f, E, &layer.layer_norm1_weight},
-        {"layer_norm1.bias", 9102, 0.1f, E, &layer.layer_norm1_bias},
-        {"self_attn.q_proj.weight", 9103, 0.1f, E * E, &layer.q_proj_weight},
-        {"self_attn.q_proj.bias", 9104, 0.02f, E, &layer.q_proj_bias},
-        {"self_attn.k_proj.weight", 9105, 0.1f, E * E, &layer.k_proj_weight},
-        {"self_attn.k_proj.bias", 9106, 0.02f, E, &layer.k_proj_bias},
-        {"self_attn.v_proj.weight", 9107, 0.05f, E * E, &layer.v_proj_weight},
-        {"self_attn.v_proj.bias", 9108, 0.02f, E, &layer.v_proj_bias},
-        {"self_attn.out_proj.weight", 9109, 0.05f, E * E, &layer.out_proj_weight},
-        {"self_attn.out_proj.bias", 9110, 0.02f, E, &layer.out_proj_bias},
-        {"layer_norm2.weight", 9111, 1.0f, E, &layer.layer_norm2_weight},
-        {"layer_norm2.bias", 9112, 0.1f, E, &layer.layer_norm2_bias},
-        {"mlp.fc1.weight", 9113, 0.05f, F * E, &layer.fc1_weight},
-        {"mlp.fc1.bias", 9114, 0.02f, F, &layer.fc1_bias},
-        {"mlp.fc2.weight", 9115, 0.026f, E * F, &layer.fc2_weight},
-        {"mlp.fc2.bias", 9116, 0.02f, E, &layer.fc2_bias},
+        {"layer_norm1.weight", 9101, 1.0f, E, &layer.layer_norm1_weight, NULL},
+        {"layer_norm1.bias", 9102, 0.1f, E, &layer.layer_norm1_bias, NULL},
+        {"self_attn.q_proj.weight", 9103, 0.1f, E * E, NULL, &layer.q_proj_weight},
+        {"self_attn.q_proj.bias", 9104, 0.02f, E, &layer.q_proj_bias, NULL},
+        {"self_attn.k_proj.weight", 9105, 0.1f, E * E, NULL, &layer.k_proj_weight},
+        {"self_attn.k_proj.bias", 9106, 0.02f, E, &layer.k_proj_bias, NULL},
+        {"self_attn.v_proj.weight", 9107, 0.05f, E * E, NULL, &layer.v_proj_weight},
+        {"self_attn.v_proj.bias", 9108, 0.02f, E, &layer.v_proj_bias, NULL},
+        {"self_attn.out_proj.weight", 9109, 0.05f, E * E, NULL, &layer.out_proj_weight},
+        {"self_attn.out_proj.bias", 9110, 0.02f, E, &layer.out_proj_bias, NULL},
+        {"layer_norm2.weight", 9111, 1.0f, E, &layer.layer_norm2_weight, NULL},
+        {"layer_norm2.bias", 9112, 0.1f, E, &layer.layer_norm2_bias, NULL},
+        {"mlp.fc1.weight", 9113, 0.05f, F * E, NULL, &layer.fc1_weight},
+        {"mlp.fc1.bias", 9114, 0.02f, F, &layer.fc1_bias, NULL},
+        {"mlp.fc2.weight", 9115, 0.026f, E * F, NULL, &layer.fc2_weight},
+        {"mlp.fc2.bias", 9116, 0.02f, E, &layer.fc2_bias, NULL},
     };
     const int num_parameters = sizeof parameters / sizeof parameters[0];
     float *storage[sizeof parameters / sizeof parameters[0]];
     for (int i = 0; i < num_parameters; i++) {
         storage[i] = pg_xcalloc(parameters[i].count, sizeof(float), parameters[i].name);
         seeded_uniform(storage[i], parameters[i].count, parameters[i].seed, parameters[i].scale);
-        *parameters[i].field = storage[i];
+        if (parameters[i].matrix != NULL)
+            *parameters[i].matrix = weight_f32(storage[i]);
+        else
+            *parameters[i].field = storage[i];
     }
 
     npy_array input, want;

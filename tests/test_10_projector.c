@@ -29,7 +29,7 @@ START_TEST(small_widths)
     golden_load_f32(&want, CHAPTER, "small_image_features", 2, P, D);
 
     float *got = pg_xcalloc((size_t)P * D, sizeof(float), "image features");
-    paligemma_multi_modal_projector(got, vision_output.data, weight.data, bias.data, P, E, D);
+    paligemma_multi_modal_projector(got, vision_output.data, weight_f32(weight.data), bias.data, P, E, D);
     ck_assert_tensor("small projector", got, want.data, want.count, ATOL, RTOL);
 
     free(got);
@@ -55,7 +55,7 @@ START_TEST(paligemma_widths)
     golden_load_f32(&want, CHAPTER, "paligemma_width_image_features", 2, P, D);
 
     float *got = pg_xcalloc((size_t)P * D, sizeof(float), "image features");
-    paligemma_multi_modal_projector(got, vision_output.data, weight, bias, P, E, D);
+    paligemma_multi_modal_projector(got, vision_output.data, weight_f32(weight), bias, P, E, D);
     ck_assert_tensor("paligemma-width projector", got, want.data, want.count, ATOL, RTOL);
 
     free(got);
@@ -75,7 +75,7 @@ START_TEST(zero_input_gives_bias)
     const float weight[6] = {1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f};
     const float bias[2] = {0.25f, -1.5f};
     float got[2];
-    paligemma_multi_modal_projector(got, vision_output, weight, bias, 1, E, D);
+    paligemma_multi_modal_projector(got, vision_output, weight_f32(weight), bias, 1, E, D);
     ck_assert_tensor("zero input", got, bias, 2, 0.0, 0.0);
 }
 END_TEST

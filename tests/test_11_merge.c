@@ -57,7 +57,7 @@ static void merge_case_run(merge_case *c, const char *name, int T, int V, int D,
 
     c->got = pg_xcalloc((size_t)T * D, sizeof(float), "merged embeddings");
     pg_error err;
-    int rc = paligemma_merge_input_ids_with_image_features(c->got, c->input_ids, c->embed_tokens.data,
+    int rc = paligemma_merge_input_ids_with_image_features(c->got, c->input_ids, weight_f32(c->embed_tokens.data),
                                                            c->image_features.data, T, V, D, P,
                                                            image_token_index, PAD_TOKEN_ID, &err);
     ck_assert_msg(rc == 0, "%s", err.message);
@@ -221,7 +221,7 @@ static void expect_merge_error(const int *ids, int T, int P, int image_token_ind
         out[i] = 42.0f;
     pg_error err;
     err.message[0] = '\0';
-    int rc = paligemma_merge_input_ids_with_image_features(out, ids, embed_tokens, image_features, T, 6, 2, P,
+    int rc = paligemma_merge_input_ids_with_image_features(out, ids, weight_f32(embed_tokens), image_features, T, 6, 2, P,
                                                            image_token_index, pad_token_id, &err);
     ck_assert_int_eq(rc, -1);
     ck_assert_msg(strstr(err.message, fragment1) != NULL && strstr(err.message, fragment2) != NULL,
@@ -261,7 +261,7 @@ START_TEST(merge_without_pad_token)
     const float image_features[2] = {2.0f, 4.0f};
     float out[6];
     pg_error err;
-    ck_assert_msg(paligemma_merge_input_ids_with_image_features(out, ids, embed_tokens, image_features, 3, 6, 2, 1, 5,
+    ck_assert_msg(paligemma_merge_input_ids_with_image_features(out, ids, weight_f32(embed_tokens), image_features, 3, 6, 2, 1, 5,
                                                                 -1, &err) == 0,
                   "%s", err.message);
     const float want[6] = {2.0f / sqrtf(2.0f), 4.0f / sqrtf(2.0f), 10, 11, 20, 21};

@@ -206,9 +206,9 @@ START_TEST(command_matches_pytorch_pipeline)
 {
     char command[1024], output[8192];
     snprintf(command, sizeof command,
-             "./build/paligemma --model %s/12_paligemma/tiny_f32 --image %s/12_paligemma/photo.png "
+             "%s --model %s/12_paligemma/tiny_f32 --image %s/12_paligemma/photo.png "
              "--prompt 'answer en what color is the square?' --max-tokens 12 --print-ids 2>/dev/null",
-             getenv("PG_GOLDEN_DIR") != NULL ? getenv("PG_GOLDEN_DIR") : "golden",
+             program_path("paligemma"), getenv("PG_GOLDEN_DIR") != NULL ? getenv("PG_GOLDEN_DIR") : "golden",
              getenv("PG_GOLDEN_DIR") != NULL ? getenv("PG_GOLDEN_DIR") : "golden");
     ck_assert_int_eq(run_command(command, output, sizeof output), 0);
 
@@ -248,7 +248,7 @@ START_TEST(command_rejects_bad_requests)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char command[1024];
-        snprintf(command, sizeof command, "./build/paligemma %s --prompt 'caption en' %s 2>&1",
+        snprintf(command, sizeof command, "%s %s --prompt 'caption en' %s 2>&1", program_path("paligemma"),
                  i == 0 ? "" : model, cases[i].arguments);
         int status = run_command(command, output, sizeof output);
         ck_assert_msg(status == 2, "'%s' exited with %d, expected 2: %s", cases[i].arguments, status, output);

@@ -67,7 +67,7 @@ static void check_shape(int T, int in_features, int out_features, int use_bf16)
 
     for (int with_bias = 0; with_bias <= 1; with_bias++) {
         const float *b = with_bias ? bias : NULL;
-        linear(want, x, w, b, T, in_features, out_features);
+        linear_naive(want, x, weight_f32(w), b, T, in_features, out_features);
         memset(got, 0xff, sizeof(float) * (size_t)T * out_features); /* NaN: every element must be written */
         if (use_bf16)
             linear_fast_bf16(got, x, w_bf16, b, T, in_features, out_features);

@@ -108,7 +108,7 @@ static void check_precision(const char *precision)
 {
     char folder[64];
     make_temp_folder(folder, sizeof folder);
-    dump_c_request("", "./build/paligemma", precision, folder);
+    dump_c_request("", program_path("paligemma"), precision, folder);
     compare_report report;
     compare_with_reference(&report, folder, precision);
 
@@ -148,7 +148,7 @@ START_TEST(bfloat16_against_float32_fails_first_at_vision_embeddings)
 {
     char folder[64];
     make_temp_folder(folder, sizeof folder);
-    dump_c_request("", "./build/paligemma", "bf16", folder);
+    dump_c_request("", program_path("paligemma"), "bf16", folder);
     compare_report report;
     compare_with_reference(&report, folder, "f32");
     ck_assert_int_ge(report.first_failure, 0);
@@ -181,7 +181,7 @@ START_TEST(broken_variant_named)
     char folder[64], environment[64];
     make_temp_folder(folder, sizeof folder);
     snprintf(environment, sizeof environment, "PG_BROKEN_VARIANT=%d", broken_cases[_i].variant);
-    dump_c_request(environment, "./build/paligemma-broken", "f32", folder);
+    dump_c_request(environment, program_path("paligemma-broken"), "f32", folder);
     compare_report report;
     compare_with_reference(&report, folder, "f32");
 
@@ -203,7 +203,7 @@ START_TEST(broken_build_unselected_matches)
 {
     char folder[64];
     make_temp_folder(folder, sizeof folder);
-    dump_c_request("PG_BROKEN_VARIANT=0", "./build/paligemma-broken", "f32", folder);
+    dump_c_request("PG_BROKEN_VARIANT=0", program_path("paligemma-broken"), "f32", folder);
     compare_report report;
     compare_with_reference(&report, folder, "f32");
     ck_assert_int_eq(report.num_failed, 0);
@@ -359,25 +359,25 @@ START_TEST(command_exit_status)
     golden_folder(f32, sizeof f32, CHAPTER "/f32");
     golden_folder(bf16, sizeof bf16, CHAPTER "/bf16");
 
-    snprintf(command, sizeof command, "./build/paligemma-compare %s %s 2>&1", f32, f32);
+    snprintf(command, sizeof command, "%s %s %s 2>&1", program_path("paligemma-compare"), f32, f32);
     ck_assert_int_eq(run_command(command, output, sizeof output), 0);
     ck_assert_msg(strstr(output, "20 tensors: 20 pass, 0 fail") != NULL, "%s", output);
 
-    snprintf(command, sizeof command, "./build/paligemma-compare %s %s 2>&1", bf16, f32);
+    snprintf(command, sizeof command, "%s %s %s 2>&1", program_path("paligemma-compare"), bf16, f32);
     ck_assert_int_eq(run_command(command, output, sizeof output), 1);
     ck_assert_msg(strstr(output, "first failure: vision_embeddings") != NULL, "%s", output);
 
-    snprintf(command, sizeof command, "./build/paligemma-compare %s %s --threshold '*=1' 2>&1", bf16, f32);
+    snprintf(command, sizeof command, "%s %s %s --threshold '*=1' 2>&1", program_path("paligemma-compare"), bf16, f32);
     /* Even with every threshold at 1, the runs part at step 2: step 1 chose
      * another token (1233 against 130), so step 2 continues another text. */
     ck_assert_int_eq(run_command(command, output, sizeof output), 1);
     ck_assert_msg(strstr(output, "first failure: step_logits_2") != NULL, "%s", output);
 
-    snprintf(command, sizeof command, "./build/paligemma-compare %s 2>&1", f32);
+    snprintf(command, sizeof command, "%s %s 2>&1", program_path("paligemma-compare"), f32);
     ck_assert_int_eq(run_command(command, output, sizeof output), 2);
-    snprintf(command, sizeof command, "./build/paligemma-compare %s /nonexistent 2>&1", f32);
+    snprintf(command, sizeof command, "%s %s /nonexistent 2>&1", program_path("paligemma-compare"), f32);
     ck_assert_int_eq(run_command(command, output, sizeof output), 2);
-    snprintf(command, sizeof command, "./build/paligemma-compare %s %s --threshold nonsense 2>&1", f32, f32);
+    snprintf(command, sizeof command, "%s %s %s --threshold nonsense 2>&1", program_path("paligemma-compare"), f32, f32);
     ck_assert_int_eq(run_command(command, output, sizeof output), 2);
     ck_assert_msg(strstr(output, "invalid threshold 'nonsense'") != NULL, "%s", output);
 }

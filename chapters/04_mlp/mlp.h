@@ -17,12 +17,14 @@
 #ifndef PG_MLP_H
 #define PG_MLP_H
 
+#include "linear.h"
+
 /* The three projections of one GemmaMLP, named as in the checkpoint
  * (language_model.model.layers.N.mlp.{gate,up,down}_proj.weight). */
 typedef struct {
-    const float *gate_proj; /* [F, D] */
-    const float *up_proj;   /* [F, D] */
-    const float *down_proj; /* [D, F] */
+    weight_matrix gate_proj; /* [F, D] */
+    weight_matrix up_proj;   /* [F, D] */
+    weight_matrix down_proj; /* [D, F] */
 } gemma_mlp_weights;
 
 /* Writes the MLP of T rows of x into out. gate and up are caller-owned

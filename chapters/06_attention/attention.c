@@ -229,7 +229,7 @@ int gemma_attention(float *out, const float *hidden_states, const gemma_attentio
 
         /* scores [T, S] = q_h @ k^T: the cached keys [S, Dh] are already in
          * linear()'s [out, in] weight layout. */
-        linear(attn_weights, query, keys, NULL, T, Dh, S);
+        linear(attn_weights, query, weight_f32(keys), NULL, T, Dh, S);
 
         /* Divide by sqrt(Dh), add the mask, softmax each row in float32. */
         for (int t = 0; t < T; t++) {
@@ -243,8 +243,8 @@ int gemma_attention(float *out, const float *hidden_states, const gemma_attentio
         }
 
         /* head_output [T, Dh] = probabilities [T, S] @ v [S, Dh]. */
-        linear(scratch->head_output, attn_weights, scratch->values_transposed + (size_t)kv_head * Dh * S, NULL,
-               T, S, Dh);
+        linear(scratch->head_output, attn_weights, weight_f32(scratch->values_transposed + (size_t)kv_head * Dh * S),
+               NULL, T, S, Dh);
 
         /* Concatenate heads in head order: columns h * Dh .. h * Dh + Dh - 1. */
         for (int t = 0; t < T; t++)

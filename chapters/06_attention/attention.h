@@ -30,15 +30,16 @@
 #define PG_ATTENTION_H
 
 #include "01_kv_cache/kv_cache.h"
+#include "linear.h"
 #include "pg_error.h"
 
 /* The projections of one GemmaAttention, named as in the checkpoint
  * (language_model.model.layers.N.self_attn.{q,k,v,o}_proj.weight). */
 typedef struct {
-    const float *q_proj; /* [H * Dh, D] */
-    const float *k_proj; /* [K * Dh, D] */
-    const float *v_proj; /* [K * Dh, D] */
-    const float *o_proj; /* [D, H * Dh] */
+    weight_matrix q_proj; /* [H * Dh, D] */
+    weight_matrix k_proj; /* [K * Dh, D] */
+    weight_matrix v_proj; /* [K * Dh, D] */
+    weight_matrix o_proj; /* [D, H * Dh] */
 } gemma_attention_weights;
 
 /* Caller-owned working memory for gemma_attention, sized once for at most

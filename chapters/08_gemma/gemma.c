@@ -185,10 +185,13 @@ int gemma_model_forward(float *last_hidden_state, const int *input_ids, const fl
 
     /* h = embed_tokens[input_ids] * normalizer, or inputs_embeds * normalizer. */
     for (int t = 0; t < T; t++) {
-        const float *row = input_ids != NULL ? weights->embed_tokens + (size_t)input_ids[t] * D
-                                             : inputs_embeds + (size_t)t * D;
+        float *h = state->layer_input + (size_t)t * D;
+        if (input_ids != NULL)
+            weight_row(h, weights->embed_tokens, input_ids[t], D);
+        else
+            memcpy(h, inputs_embeds + (size_t)t * D, sizeof(float) * (size_t)D);
         for (int d = 0; d < D; d++)
-            state->layer_input[(size_t)t * D + d] = row[d] * normalizer;
+            h[d] = h[d] * normalizer;
     }
 
     /* The layers, each with the same mask and positions: in a decode step

@@ -65,7 +65,7 @@ int gemma_config_validate(const gemma_config *config, pg_error *err);
 /* Pointers to the model's float32 tensors, filled by a checkpoint loader
  * (or by gemma_random_weights_create). Nothing here owns memory. */
 typedef struct {
-    const float *embed_tokens;                 /* [V, D]; also the lm_head */
+    weight_matrix embed_tokens;                /* [V, D]; also the lm_head */
     const gemma_decoder_layer_weights *layers; /* [L] */
     const float *norm;                         /* [D], the final norm */
 } gemma_weights;

@@ -19,13 +19,13 @@ typedef struct {
     double gain;
 } tensor_filler;
 
-static const float *fill_matrix(tensor_filler *filler, uint64_t index, int rows, int cols)
+static weight_matrix fill_matrix(tensor_filler *filler, uint64_t index, int rows, int cols)
 {
     float *tensor = filler->next;
     size_t n = (size_t)rows * cols;
     seeded_uniform(tensor, n, filler->seed + index, (float)(filler->gain * sqrt(3.0 / cols)));
     filler->next += n;
-    return tensor;
+    return weight_f32(tensor);
 }
 
 static const float *fill_norm(tensor_filler *filler, uint64_t index, int size)

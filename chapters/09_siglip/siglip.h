@@ -26,6 +26,7 @@
 #ifndef PG_SIGLIP_H
 #define PG_SIGLIP_H
 
+#include "linear.h"
 #include "pg_error.h"
 
 /* The fields of Hugging Face's SiglipVisionConfig that the tower reads. */
@@ -61,13 +62,19 @@ int siglip_head_dim(const siglip_vision_config *config);
  * (encoder.layers.N.<name>); every Linear and LayerNorm has a bias. */
 typedef struct {
     const float *layer_norm1_weight, *layer_norm1_bias; /* [E] */
-    const float *q_proj_weight, *q_proj_bias;           /* [E, E], [E] */
-    const float *k_proj_weight, *k_proj_bias;           /* [E, E], [E] */
-    const float *v_proj_weight, *v_proj_bias;           /* [E, E], [E] */
-    const float *out_proj_weight, *out_proj_bias;       /* [E, E], [E] */
+    weight_matrix q_proj_weight;                        /* [E, E] */
+    const float *q_proj_bias;                           /* [E] */
+    weight_matrix k_proj_weight;                        /* [E, E] */
+    const float *k_proj_bias;                           /* [E] */
+    weight_matrix v_proj_weight;                        /* [E, E] */
+    const float *v_proj_bias;                           /* [E] */
+    weight_matrix out_proj_weight;                      /* [E, E] */
+    const float *out_proj_bias;                         /* [E] */
     const float *layer_norm2_weight, *layer_norm2_bias; /* [E] */
-    const float *fc1_weight, *fc1_bias;                 /* [F, E], [F] */
-    const float *fc2_weight, *fc2_bias;                 /* [E, F], [E] */
+    weight_matrix fc1_weight;                           /* [F, E] */
+    const float *fc1_bias;                              /* [F] */
+    weight_matrix fc2_weight;                           /* [E, F] */
+    const float *fc2_bias;                              /* [E] */
 } siglip_encoder_layer_weights;
 
 /* The parameters of the whole tower (vision_tower.vision_model.*). The

@@ -10,7 +10,7 @@
 
 #include "linear.h"
 
-void paligemma_multi_modal_projector(float *image_features, const float *vision_output, const float *weight,
+void paligemma_multi_modal_projector(float *image_features, const float *vision_output, weight_matrix weight,
                                      const float *bias, int P, int E, int D)
 {
     /* BEGIN SOLUTION: paligemma_multi_modal_projector, docs/10_projector.md "The math"

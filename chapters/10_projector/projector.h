@@ -17,7 +17,9 @@
 #ifndef PG_PROJECTOR_H
 #define PG_PROJECTOR_H
 
-void paligemma_multi_modal_projector(float *image_features, const float *vision_output, const float *weight,
+#include "linear.h"
+
+void paligemma_multi_modal_projector(float *image_features, const float *vision_output, weight_matrix weight,
                                      const float *bias, int P, int E, int D);
 
 #endif

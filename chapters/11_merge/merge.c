@@ -32,7 +32,7 @@ float paligemma_embedding_normalizer(int hidden_size)
 }
 
 int paligemma_merge_input_ids_with_image_features(float *inputs_embeds, const int *input_ids,
-                                                  const float *embed_tokens, const float *image_features,
+                                                  weight_matrix embed_tokens, const float *image_features,
                                                   int T, int V, int D, int P, int image_token_index,
                                                   int pad_token_id, pg_error *err)
 {
@@ -91,7 +91,7 @@ int paligemma_merge_input_ids_with_image_features(float *inputs_embeds, const in
             memset(out, 0, (size_t)D * sizeof(float));
         } else {
             /* A text token: its row of embed_tokens. */
-            memcpy(out, embed_tokens + (size_t)id * D, (size_t)D * sizeof(float));
+            weight_row(out, embed_tokens, id, D);
         }
     }
     return 0;

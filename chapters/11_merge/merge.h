@@ -25,6 +25,7 @@
 #ifndef PG_MERGE_H
 #define PG_MERGE_H
 
+#include "linear.h"
 #include "pg_error.h"
 
 /* Returns sqrt(hidden_size) rounded to float32, the value both PyTorch steps
@@ -39,7 +40,7 @@ float paligemma_embedding_normalizer(int hidden_size);
  * pad_token_id or any input id lies outside 0..V-1, or if the number of
  * image_token_index ids differs from P. */
 int paligemma_merge_input_ids_with_image_features(float *inputs_embeds, const int *input_ids,
-                                                  const float *embed_tokens, const float *image_features,
+                                                  weight_matrix embed_tokens, const float *image_features,
                                                   int T, int V, int D, int P, int image_token_index,
                                                   int pad_token_id, pg_error *err);
 

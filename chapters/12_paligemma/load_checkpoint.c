@@ -1,10 +1,12 @@
 /*
- * Chapter 12: loading a Hugging Face PaliGemma checkpoint into float32.
+ * Chapter 12: loading a Hugging Face PaliGemma checkpoint.
  *
  * config.json gives the sizes; every tensor is then looked up under its
- * published name (either naming scheme, see common/safetensors.h), its shape
- * checked against the config, and converted from F32, BF16 or F16 into its
- * own float32 buffer. Tensor names (older scheme):
+ * published name (either naming scheme, see common/safetensors.h) and its
+ * shape checked against the config. Linear weight matrices stored as F32 or
+ * BF16 are used in place, inside the memory-mapped file; every other tensor
+ * (and F16 matrices) is converted into its own float32 buffer.
+ * Tensor names (older scheme):
  *   vision_tower.vision_model.embeddings.{patch_embedding.{weight,bias},position_embedding.weight}
  *   vision_tower.vision_model.encoder.layers.N.{layer_norm1,layer_norm2}.{weight,bias}
  *   vision_tower.vision_model.encoder.layers.N.self_attn.{q,k,v,out}_proj.{weight,bias}
@@ -20,23 +22,24 @@
 #include "paligemma.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io.h"
 #include "safetensors.h"
 
-/* Loads one tensor, named by a printf format, with the expected shape (ndim
- * sizes after ndim) into a new buffer that the model owns. */
-static const float *load_tensor(paligemma_model *model, safetensors_checkpoint *checkpoint, pg_error *err,
-                                int ndim, const int *shape, const char *name_format, ...)
+/* Formats a tensor name into name[256]. */
+static void format_name(char *name, const char *format, va_list args)
 {
-    char name[256];
-    va_list args;
-    va_start(args, name_format);
-    vsnprintf(name, sizeof name, name_format, args);
-    va_end(args);
+    vsnprintf(name, 256, format, args);
+}
 
+/* Converts one tensor, with the expected shape, into a new float32 buffer
+ * that the model owns. */
+static const float *convert_tensor(paligemma_model *model, safetensors_checkpoint *checkpoint, const char *name,
+                                   int ndim, const int *shape, pg_error *err)
+{
     size_t count = 1;
     for (int d = 0; d < ndim; d++)
         count *= (size_t)shape[d];
@@ -48,7 +51,57 @@ static const float *load_tensor(paligemma_model *model, safetensors_checkpoint *
         return NULL;
     }
     model->buffers[model->num_buffers++] = buffer;
+    model->converted_bytes += count * sizeof(float);
     return buffer;
+}
+
+/* A norm weight, a bias or an embedding: always float32. */
+static const float *load_vector(paligemma_model *model, safetensors_checkpoint *checkpoint, pg_error *err, int ndim,
+                                const int *shape, const char *name_format, ...)
+{
+    char name[256];
+    va_list args;
+    va_start(args, name_format);
+    format_name(name, name_format, args);
+    va_end(args);
+    return convert_tensor(model, checkpoint, name, ndim, shape, err);
+}
+
+/* A Linear weight [rows, cols]: used in place when the file stores it as
+ * F32 or BF16 at an aligned offset, else converted to float32. Returns 0, or
+ * -1 with the loader's message (missing tensor, wrong shape, ...). */
+static int load_matrix(paligemma_model *model, safetensors_checkpoint *checkpoint, weight_matrix *matrix, int rows,
+                       int cols, pg_error *err, const char *name_format, ...)
+{
+    char name[256], stored[256];
+    va_list args;
+    va_start(args, name_format);
+    format_name(name, name_format, args);
+    va_end(args);
+
+    const safetensors_tensor *tensor = NULL;
+    if (safetensors_resolve_paligemma(checkpoint, name, stored, sizeof stored, err) == 0)
+        tensor = safetensors_find(checkpoint, stored);
+    int shape_ok = tensor != NULL && tensor->ndim == 2 && tensor->shape[0] == (size_t)rows &&
+                   tensor->shape[1] == (size_t)cols;
+    if (shape_ok && tensor->dtype == SAFETENSORS_BF16 && (uintptr_t)tensor->data % sizeof(uint16_t) == 0) {
+        *matrix = weight_bf16((const uint16_t *)(const void *)tensor->data);
+        model->mapped_bytes += tensor->count * sizeof(uint16_t);
+        return 0;
+    }
+    if (shape_ok && tensor->dtype == SAFETENSORS_F32 && (uintptr_t)tensor->data % sizeof(float) == 0) {
+        *matrix = weight_f32((const float *)(const void *)tensor->data);
+        model->mapped_bytes += tensor->count * sizeof(float);
+        return 0;
+    }
+
+    /* Anything else (F16, an odd offset, or an error to report) goes through
+     * the converting loader, which also writes the messages. */
+    const float *converted = convert_tensor(model, checkpoint, name, 2, (const int[]){rows, cols}, err);
+    if (converted == NULL)
+        return -1;
+    *matrix = weight_f32(converted);
+    return 0;
 }
 
 /* The shapes below, one int array per call. */
@@ -60,51 +113,88 @@ static int load_vision_tower(paligemma_model *model, safetensors_checkpoint *che
 {
     const siglip_vision_config *c = &model->config.vision_config;
     int E = c->hidden_size, F = c->intermediate_size, P = siglip_num_patches(c), p = c->patch_size;
-    const char *prefix = "vision_tower.vision_model";
+    const char *v = "vision_tower.vision_model";
     siglip_vision_weights *w = &model->vision_tower;
 
-    w->patch_embedding_weight = load_tensor(model, checkpoint, err, SHAPE4(E, c->num_channels, p, p),
-                                            "%s.embeddings.patch_embedding.weight", prefix);
+    w->patch_embedding_weight = load_vector(model, checkpoint, err, SHAPE4(E, c->num_channels, p, p),
+                                            "%s.embeddings.patch_embedding.weight", v);
     if (w->patch_embedding_weight == NULL)
         return -1;
-    if ((w->patch_embedding_bias = load_tensor(model, checkpoint, err, SHAPE1(E),
-                                               "%s.embeddings.patch_embedding.bias", prefix)) == NULL ||
-        (w->position_embedding_weight = load_tensor(model, checkpoint, err, SHAPE2(P, E),
-                                                    "%s.embeddings.position_embedding.weight", prefix)) == NULL)
+    w->patch_embedding_bias = load_vector(model, checkpoint, err, SHAPE1(E), "%s.embeddings.patch_embedding.bias", v);
+    if (w->patch_embedding_bias == NULL)
+        return -1;
+    w->position_embedding_weight = load_vector(model, checkpoint, err, SHAPE2(P, E),
+                                               "%s.embeddings.position_embedding.weight", v);
+    if (w->position_embedding_weight == NULL)
         return -1;
 
     for (int l = 0; l < c->num_hidden_layers; l++) {
         siglip_encoder_layer_weights *layer = &model->vision_layers[l];
-        const char *layer_format = "%s.encoder.layers.%d.%s";
-#define LOAD(field, shape_macro, suffix)                                                             \
-    if ((layer->field = load_tensor(model, checkpoint, err, shape_macro, layer_format, prefix, l, suffix)) == NULL) \
-        return -1;
-        LOAD(layer_norm1_weight, SHAPE1(E), "layer_norm1.weight")
-        LOAD(layer_norm1_bias, SHAPE1(E), "layer_norm1.bias")
-        LOAD(q_proj_weight, SHAPE2(E, E), "self_attn.q_proj.weight")
-        LOAD(q_proj_bias, SHAPE1(E), "self_attn.q_proj.bias")
-        LOAD(k_proj_weight, SHAPE2(E, E), "self_attn.k_proj.weight")
-        LOAD(k_proj_bias, SHAPE1(E), "self_attn.k_proj.bias")
-        LOAD(v_proj_weight, SHAPE2(E, E), "self_attn.v_proj.weight")
-        LOAD(v_proj_bias, SHAPE1(E), "self_attn.v_proj.bias")
-        LOAD(out_proj_weight, SHAPE2(E, E), "self_attn.out_proj.weight")
-        LOAD(out_proj_bias, SHAPE1(E), "self_attn.out_proj.bias")
-        LOAD(layer_norm2_weight, SHAPE1(E), "layer_norm2.weight")
-        LOAD(layer_norm2_bias, SHAPE1(E), "layer_norm2.bias")
-        LOAD(fc1_weight, SHAPE2(F, E), "mlp.fc1.weight")
-        LOAD(fc1_bias, SHAPE1(F), "mlp.fc1.bias")
-        LOAD(fc2_weight, SHAPE2(E, F), "mlp.fc2.weight")
-        LOAD(fc2_bias, SHAPE1(E), "mlp.fc2.bias")
-#undef LOAD
+        const char *f = "%s.encoder.layers.%d.%s";
+        if ((layer->layer_norm1_weight = load_vector(model, checkpoint, err, SHAPE1(E), f, v, l,
+                                                     "layer_norm1.weight")) == NULL ||
+            (layer->layer_norm1_bias = load_vector(model, checkpoint, err, SHAPE1(E), f, v, l,
+                                                   "layer_norm1.bias")) == NULL ||
+            load_matrix(model, checkpoint, &layer->q_proj_weight, E, E, err, f, v, l, "self_attn.q_proj.weight") ||
+            (layer->q_proj_bias = load_vector(model, checkpoint, err, SHAPE1(E), f, v, l,
+                                              "self_attn.q_proj.bias")) == NULL ||
+            load_matrix(model, checkpoint, &layer->k_proj_weight, E, E, err, f, v, l, "self_attn.k_proj.weight") ||
+            (layer->k_proj_bias = load_vector(model, checkpoint, err, SHAPE1(E), f, v, l,
+                                              "self_attn.k_proj.bias")) == NULL ||
+            load_matrix(model, checkpoint, &layer->v_proj_weight, E, E, err, f, v, l, "self_attn.v_proj.weight") ||
+            (layer->v_proj_bias = load_vector(model, checkpoint, err, SHAPE1(E), f, v, l,
+                                              "self_attn.v_proj.bias")) == NULL ||
+            load_matrix(model, checkpoint, &layer->out_proj_weight, E, E, err, f, v, l,
+                        "self_attn.out_proj.weight") ||
+            (layer->out_proj_bias = load_vector(model, checkpoint, err, SHAPE1(E), f, v, l,
+                                                "self_attn.out_proj.bias")) == NULL ||
+            (layer->layer_norm2_weight = load_vector(model, checkpoint, err, SHAPE1(E), f, v, l,
+                                                     "layer_norm2.weight")) == NULL ||
+            (layer->layer_norm2_bias = load_vector(model, checkpoint, err, SHAPE1(E), f, v, l,
+                                                   "layer_norm2.bias")) == NULL ||
+            load_matrix(model, checkpoint, &layer->fc1_weight, F, E, err, f, v, l, "mlp.fc1.weight") ||
+            (layer->fc1_bias = load_vector(model, checkpoint, err, SHAPE1(F), f, v, l, "mlp.fc1.bias")) == NULL ||
+            load_matrix(model, checkpoint, &layer->fc2_weight, E, F, err, f, v, l, "mlp.fc2.weight") ||
+            (layer->fc2_bias = load_vector(model, checkpoint, err, SHAPE1(E), f, v, l, "mlp.fc2.bias")) == NULL)
+            return -1;
     }
     w->layers = model->vision_layers;
 
-    if ((w->post_layernorm_weight = load_tensor(model, checkpoint, err, SHAPE1(E), "%s.post_layernorm.weight",
-                                                prefix)) == NULL ||
-        (w->post_layernorm_bias = load_tensor(model, checkpoint, err, SHAPE1(E), "%s.post_layernorm.bias",
-                                              prefix)) == NULL)
+    if ((w->post_layernorm_weight = load_vector(model, checkpoint, err, SHAPE1(E), "%s.post_layernorm.weight",
+                                                v)) == NULL ||
+        (w->post_layernorm_bias = load_vector(model, checkpoint, err, SHAPE1(E), "%s.post_layernorm.bias",
+                                              v)) == NULL)
         return -1;
     return 0;
+}
+
+/* Checks that a stored lm_head equals embed_tokens, one row at a time. */
+static int check_tied_head(paligemma_model *model, safetensors_checkpoint *checkpoint, pg_error *err)
+{
+    const gemma_config *c = &model->config.text_config;
+    int D = c->hidden_size, V = c->vocab_size;
+    char stored[256];
+    if (safetensors_resolve_paligemma(checkpoint, "language_model.lm_head.weight", stored, sizeof stored, err) != 0)
+        return -1;
+    if (strstr(stored, "lm_head") == NULL)
+        return 0; /* absent: tied, as Gemma defines it */
+
+    weight_matrix lm_head;
+    if (load_matrix(model, checkpoint, &lm_head, V, D, err, "language_model.lm_head.weight") != 0)
+        return -1;
+    float *head_row = pg_calloc((size_t)D, sizeof(float), "an lm_head row", err);
+    float *embed_row = pg_calloc((size_t)D, sizeof(float), "an embed_tokens row", err);
+    int status = head_row != NULL && embed_row != NULL ? 0 : -1;
+    for (int v = 0; status == 0 && v < V; v++) {
+        weight_row(head_row, lm_head, v, D);
+        weight_row(embed_row, model->language_model.embed_tokens, v, D);
+        if (memcmp(head_row, embed_row, sizeof(float) * (size_t)D) != 0)
+            status = pg_error_set(err, "tensor %s differs from embed_tokens in row %d; PaliGemma ties the two and "
+                                  "this code uses embed_tokens for the logits", stored, v);
+    }
+    free(head_row);
+    free(embed_row);
+    return status;
 }
 
 static int load_language_model(paligemma_model *model, safetensors_checkpoint *checkpoint, pg_error *err)
@@ -114,46 +204,32 @@ static int load_language_model(paligemma_model *model, safetensors_checkpoint *c
     int q_rows = c->num_attention_heads * c->head_dim, kv_rows = c->num_key_value_heads * c->head_dim;
     gemma_weights *w = &model->language_model;
 
-    if ((w->embed_tokens = load_tensor(model, checkpoint, err, SHAPE2(V, D),
-                                       "language_model.model.embed_tokens.weight")) == NULL)
+    if (load_matrix(model, checkpoint, &w->embed_tokens, V, D, err, "language_model.model.embed_tokens.weight") != 0)
         return -1;
     for (int l = 0; l < c->num_hidden_layers; l++) {
         gemma_decoder_layer_weights *layer = &model->text_layers[l];
-        const char *layer_format = "language_model.model.layers.%d.%s";
-#define LOAD(field, shape_macro, suffix)                                                                 \
-    if ((layer->field = load_tensor(model, checkpoint, err, shape_macro, layer_format, l, suffix)) == NULL) \
-        return -1;
-        LOAD(input_layernorm, SHAPE1(D), "input_layernorm.weight")
-        LOAD(self_attn.q_proj, SHAPE2(q_rows, D), "self_attn.q_proj.weight")
-        LOAD(self_attn.k_proj, SHAPE2(kv_rows, D), "self_attn.k_proj.weight")
-        LOAD(self_attn.v_proj, SHAPE2(kv_rows, D), "self_attn.v_proj.weight")
-        LOAD(self_attn.o_proj, SHAPE2(D, q_rows), "self_attn.o_proj.weight")
-        LOAD(post_attention_layernorm, SHAPE1(D), "post_attention_layernorm.weight")
-        LOAD(mlp.gate_proj, SHAPE2(F, D), "mlp.gate_proj.weight")
-        LOAD(mlp.up_proj, SHAPE2(F, D), "mlp.up_proj.weight")
-        LOAD(mlp.down_proj, SHAPE2(D, F), "mlp.down_proj.weight")
-#undef LOAD
+        const char *f = "language_model.model.layers.%d.%s";
+        if ((layer->input_layernorm = load_vector(model, checkpoint, err, SHAPE1(D), f, l,
+                                                  "input_layernorm.weight")) == NULL ||
+            load_matrix(model, checkpoint, &layer->self_attn.q_proj, q_rows, D, err, f, l,
+                        "self_attn.q_proj.weight") ||
+            load_matrix(model, checkpoint, &layer->self_attn.k_proj, kv_rows, D, err, f, l,
+                        "self_attn.k_proj.weight") ||
+            load_matrix(model, checkpoint, &layer->self_attn.v_proj, kv_rows, D, err, f, l,
+                        "self_attn.v_proj.weight") ||
+            load_matrix(model, checkpoint, &layer->self_attn.o_proj, D, q_rows, err, f, l,
+                        "self_attn.o_proj.weight") ||
+            (layer->post_attention_layernorm = load_vector(model, checkpoint, err, SHAPE1(D), f, l,
+                                                           "post_attention_layernorm.weight")) == NULL ||
+            load_matrix(model, checkpoint, &layer->mlp.gate_proj, F, D, err, f, l, "mlp.gate_proj.weight") ||
+            load_matrix(model, checkpoint, &layer->mlp.up_proj, F, D, err, f, l, "mlp.up_proj.weight") ||
+            load_matrix(model, checkpoint, &layer->mlp.down_proj, D, F, err, f, l, "mlp.down_proj.weight"))
+            return -1;
     }
     w->layers = model->text_layers;
-    if ((w->norm = load_tensor(model, checkpoint, err, SHAPE1(D), "language_model.model.norm.weight")) == NULL)
+    if ((w->norm = load_vector(model, checkpoint, err, SHAPE1(D), "language_model.model.norm.weight")) == NULL)
         return -1;
-
-    /* Gemma ties the head to embed_tokens. A checkpoint that stores
-     * lm_head.weight anyway must store the same matrix, because the forward
-     * pass uses embed_tokens for the logits. */
-    char lm_head_name[256];
-    if (safetensors_resolve_paligemma(checkpoint, "language_model.lm_head.weight", lm_head_name,
-                                      sizeof lm_head_name, err) != 0)
-        return -1;
-    if (strstr(lm_head_name, "lm_head") != NULL) {
-        const float *lm_head = load_tensor(model, checkpoint, err, SHAPE2(V, D), "language_model.lm_head.weight");
-        if (lm_head == NULL)
-            return -1;
-        if (memcmp(lm_head, w->embed_tokens, sizeof(float) * (size_t)V * D) != 0)
-            return pg_error_set(err, "tensor %s differs from embed_tokens; PaliGemma ties the two and this "
-                                "code uses embed_tokens for the logits", lm_head_name);
-    }
-    return 0;
+    return check_tied_head(model, checkpoint, err);
 }
 
 int paligemma_model_load(paligemma_model *model, const char *folder, FILE *log, pg_error *err)
@@ -167,15 +243,16 @@ int paligemma_model_load(paligemma_model *model, const char *folder, FILE *log, 
     safetensors_checkpoint *checkpoint = NULL;
     if (safetensors_open_dir(&checkpoint, folder, err) != 0)
         return -1;
+    model->checkpoint = checkpoint;
     paligemma_name_scheme scheme;
     if (safetensors_paligemma_scheme(checkpoint, &scheme, err) != 0) {
-        safetensors_close(checkpoint);
+        paligemma_model_free(model);
         return -1;
     }
     if (log != NULL)
         fprintf(log, "loading %s: %s\n", folder, paligemma_name_scheme_description(scheme));
 
-    /* Room for every tensor pointer: 16 per vision layer, 9 per text layer,
+    /* Room for every converted tensor: 16 per vision layer, 9 per text layer,
      * and 10 more (embeddings, norms, projector, lm_head). */
     int vision_layers = model->config.vision_config.num_hidden_layers;
     int text_layers = model->config.text_config.num_hidden_layers;
@@ -188,22 +265,23 @@ int paligemma_model_load(paligemma_model *model, const char *folder, FILE *log, 
         goto done;
 
     int D = model->config.text_config.hidden_size, E = model->config.vision_config.hidden_size;
-    if (load_vision_tower(model, checkpoint, err) != 0)
+    if (load_vision_tower(model, checkpoint, err) != 0 ||
+        load_matrix(model, checkpoint, &model->projector_weight, D, E, err, "multi_modal_projector.linear.weight"))
         goto done;
-    if ((model->projector_weight = load_tensor(model, checkpoint, err, SHAPE2(D, E),
-                                               "multi_modal_projector.linear.weight")) == NULL ||
-        (model->projector_bias = load_tensor(model, checkpoint, err, SHAPE1(D),
+    if ((model->projector_bias = load_vector(model, checkpoint, err, SHAPE1(D),
                                              "multi_modal_projector.linear.bias")) == NULL)
         goto done;
     if (load_language_model(model, checkpoint, err) != 0)
         goto done;
 
-    if (log != NULL)
+    if (log != NULL) {
+        fprintf(log, "weights: %.1f MB used in place from the files, %.1f MB converted to float32\n",
+                (double)model->mapped_bytes / 1e6, (double)model->converted_bytes / 1e6);
         safetensors_warn_unused(checkpoint, log);
+    }
     status = 0;
 
 done:
-    safetensors_close(checkpoint);
     if (status != 0) {
         pg_error saved = *err;
         paligemma_model_free(model);
@@ -219,5 +297,7 @@ void paligemma_model_free(paligemma_model *model)
     free(model->buffers);
     free(model->vision_layers);
     free(model->text_layers);
+    if (model->checkpoint != NULL)
+        safetensors_close(model->checkpoint);
     memset(model, 0, sizeof *model);
 }

@@ -32,18 +32,25 @@
 #include "12_paligemma/paligemma_config.h"
 #include "pg_error.h"
 
-/* The model: its config and float32 copies of every weight. */
+/* The model: its config and its weights. The Linear weight matrices of a
+ * float32 or bfloat16 checkpoint point into the memory-mapped files, so they
+ * are read from disk (or the page cache) as they are used and never copied;
+ * everything else (norms, biases, embeddings of the patches and positions,
+ * and any float16 tensor) is converted to float32 buffers. */
 typedef struct {
     paligemma_config config;
     siglip_vision_weights vision_tower;
-    const float *projector_weight; /* [D, E] multi_modal_projector.linear.weight */
-    const float *projector_bias;   /* [D] */
+    weight_matrix projector_weight; /* [D, E] multi_modal_projector.linear.weight */
+    const float *projector_bias;    /* [D] */
     gemma_weights language_model;
-    /* Storage: every tensor converted to float32, freed by paligemma_model_free. */
+    /* Storage, freed by paligemma_model_free. */
     siglip_encoder_layer_weights *vision_layers; /* [vision L] */
     gemma_decoder_layer_weights *text_layers;    /* [text L] */
-    float **buffers;
+    float **buffers;                             /* the float32 conversions */
     int num_buffers;
+    void *checkpoint;                            /* the open safetensors files the matrices point into */
+    size_t mapped_bytes;                         /* weight bytes used in place from the files */
+    size_t converted_bytes;                      /* bytes of the float32 conversions */
 } paligemma_model;
 
 /* Loads config.json and the safetensors files (one file or shards with an
