@@ -6,6 +6,7 @@
 #   make test-debug  the suites at -O0 in one process (CK_FORK=no), e.g.
 #                    make test-debug DEBUGGER="valgrind --leak-check=full"
 #   make golden      regenerate golden/*/ with PyTorch (needs Debian's python3-torch)
+#   make bench       time C against PyTorch at paligemma-3b-pt-224's shapes
 #   make compare     dump the C activations on the tiny checkpoints and compare them
 #                    with the PyTorch dumps in golden/numerics_compare (docs/numerics.md)
 #   make deps        install the missing Debian build packages with apt-get
@@ -53,7 +54,7 @@ DEB_BUILD_PACKAGES  := build-essential pkg-config check libstb-dev libcjson-dev
 DEB_GOLDEN_PACKAGES := python3-torch python3-numpy python3-pil python3-sentencepiece libopenblas0-pthread
 PYTHON := /usr/bin/python3
 
-.PHONY: all run test test-binaries test-debug golden compare deps deps-golden clean
+.PHONY: all run test test-binaries test-debug golden compare bench deps deps-golden clean
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(PROGRAMS) $(TEST_RUNNER)
@@ -98,6 +99,13 @@ compare: $(BUILD)/paligemma $(BUILD)/paligemma-compare
 	  echo; echo "== C $$precision weights vs PyTorch f32 weights: the cost of $$precision rounding (FAIL expected)"; \
 	  ./$(BUILD)/paligemma-compare $(BUILD)/numerics/c_$$precision golden/numerics_compare/f32 || true; \
 	done
+
+# C against our PyTorch reference at the shapes of paligemma-3b-pt-224. The
+# first run writes a 5.9 GB random bfloat16 checkpoint into
+# ~/.cache/paligemma-c/bench-3b-pt-224; results go in docs/benchmarks.md.
+bench: deps deps-golden
+	@$(MAKE) --no-print-directory $(PROGRAMS)
+	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) golden/bench/run_bench.py --build $(BUILD)
 
 # Installs only what is missing, and says what; prints nothing when all is there.
 deps:

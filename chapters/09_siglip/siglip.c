@@ -100,7 +100,8 @@ int siglip_vision_state_create(siglip_vision_state *state, const siglip_vision_c
     size_t width = (size_t)config->hidden_size;
     size_t mlp_width = (size_t)config->intermediate_size;
     float **buffers[] = {&state->hidden_states, &state->normed, &state->query_states, &state->key_states,
-                         &state->value_states, &state->attn_output, &state->branch_output};
+                         &state->value_states, &state->attn_output, &state->branch_output,
+                         &state->head_query, &state->head_key, &state->head_value_t, &state->head_output};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) {
         *buffers[i] = pg_calloc(rows * width, sizeof(float), "a SigLIP [T, E] buffer", err);
         if (*buffers[i] == NULL) {
@@ -108,7 +109,7 @@ int siglip_vision_state_create(siglip_vision_state *state, const siglip_vision_c
             return -1;
         }
     }
-    state->attn_weights = pg_calloc(rows, sizeof(float), "the SigLIP attention weights", err);
+    state->attn_weights = pg_calloc(rows * rows, sizeof(float), "the SigLIP attention weights", err);
     state->mlp_hidden = pg_calloc(rows * mlp_width, sizeof(float), "the SigLIP MLP buffer", err);
     if (state->attn_weights == NULL || state->mlp_hidden == NULL) {
         siglip_vision_state_free(state);
@@ -132,6 +133,10 @@ void siglip_vision_state_free(siglip_vision_state *state)
     free(state->attn_weights);
     free(state->mlp_hidden);
     free(state->branch_output);
+    free(state->head_query);
+    free(state->head_key);
+    free(state->head_value_t);
+    free(state->head_output);
     memset(state, 0, sizeof *state);
 }
 
@@ -232,6 +237,8 @@ void siglip_attention(float *out, const float *hidden_states, const siglip_encod
     float *key_states = state->key_states;
     float *value_states = state->value_states;
     float *attn_weights = state->attn_weights;
+    float *head_query = state->head_query, *head_key = state->head_key;
+    float *head_value_t = state->head_value_t, *head_output = state->head_output;
 
     /* q, k, v projections, all with bias: [T, E] = [T, H, Dh]. */
     linear(query_states, hidden_states, weights->q_proj_weight, weights->q_proj_bias, T, E, E);
@@ -239,40 +246,45 @@ void siglip_attention(float *out, const float *hidden_states, const siglip_encod
     linear(value_states, hidden_states, weights->v_proj_weight, weights->v_proj_bias, T, E, E);
 
     for (int h = 0; h < H; h++) {
+        /* Head h of q and k as contiguous [T, Dh] rows, and of v transposed
+         * to [Dh, T]: PyTorch's view(T, H, Dh).transpose(0, 1). */
         for (int t = 0; t < T; t++) {
-            const float *q = query_states + (size_t)t * E + (size_t)h * head_dim;
+            for (int i = 0; i < head_dim; i++) {
+                size_t from = (size_t)t * E + (size_t)h * head_dim + i;
+                head_query[(size_t)t * head_dim + i] = query_states[from];
+                head_key[(size_t)t * head_dim + i] = key_states[from];
+                head_value_t[(size_t)i * T + t] = value_states[from];
+            }
+        }
 
-            /* Scores of query t against every key: (q . k) * scale, no mask. */
+        /* Scores [T, T] = q_h @ k_h^T, then * scale; no mask. The keys [T, Dh]
+         * are already in linear()'s [out, in] weight layout. */
+        linear(attn_weights, head_query, weight_f32(head_key), NULL, T, head_dim, T);
+        for (int t = 0; t < T; t++) {
+            float *row = attn_weights + (size_t)t * T;
             float max_score = -INFINITY;
             for (int s = 0; s < T; s++) {
-                const float *k = key_states + (size_t)s * E + (size_t)h * head_dim;
-                float dot = 0.0f;
-                for (int i = 0; i < head_dim; i++)
-                    dot += q[i] * k[i];
-                attn_weights[s] = dot * scale;
-                if (attn_weights[s] > max_score)
-                    max_score = attn_weights[s];
+                row[s] = row[s] * scale;
+                if (row[s] > max_score)
+                    max_score = row[s];
             }
 
             /* Softmax over the keys in float32, shifted by the max for range. */
             float sum = 0.0f;
             for (int s = 0; s < T; s++) {
-                attn_weights[s] = expf(attn_weights[s] - max_score);
-                sum += attn_weights[s];
+                row[s] = expf(row[s] - max_score);
+                sum += row[s];
             }
             for (int s = 0; s < T; s++)
-                attn_weights[s] /= sum;
-
-            /* Weighted sum of the values, written into head h's slice of the
-             * concatenation (PyTorch's transpose(1, 2).reshape(T, E)). */
-            float *o = state->attn_output + (size_t)t * E + (size_t)h * head_dim;
-            for (int i = 0; i < head_dim; i++) {
-                float acc = 0.0f;
-                for (int s = 0; s < T; s++)
-                    acc += attn_weights[s] * value_states[(size_t)s * E + (size_t)h * head_dim + i];
-                o[i] = acc;
-            }
+                row[s] /= sum;
         }
+
+        /* Weighted sum of the values, [T, T] @ [T, Dh], written into head h's
+         * slice of the concatenation (PyTorch's transpose(1, 2).reshape(T, E)). */
+        linear(head_output, attn_weights, weight_f32(head_value_t), NULL, T, T, head_dim);
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < head_dim; i++)
+                state->attn_output[(size_t)t * E + (size_t)h * head_dim + i] = head_output[(size_t)t * head_dim + i];
     }
 
     /* out_proj, with bias. */

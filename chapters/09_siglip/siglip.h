@@ -102,7 +102,11 @@ typedef struct {
     float *key_states;     /* [max_tokens, E] */
     float *value_states;   /* [max_tokens, E] */
     float *attn_output;    /* [max_tokens, E] heads concatenated, before out_proj */
-    float *attn_weights;   /* [max_tokens] softmax over the keys of one query */
+    float *attn_weights;   /* [max_tokens, max_tokens] scores, then probabilities, of one head */
+    float *head_query;     /* [max_tokens, Dh] one head of query_states, contiguous */
+    float *head_key;       /* [max_tokens, Dh] */
+    float *head_value_t;   /* [Dh, max_tokens] one head of value_states, transposed */
+    float *head_output;    /* [max_tokens, Dh] probabilities @ values of one head */
     float *mlp_hidden;     /* [max_tokens, F] gelu_tanh(fc1(x)) */
     float *branch_output;  /* [max_tokens, E] out_proj or fc2 output, added to the residual */
 } siglip_vision_state;
@@ -133,7 +137,8 @@ void siglip_vision_embeddings(float *embeddings, const float *pixel_values,
 
 /* SiglipAttention on hidden_states [T, E] into out [T, E] (out must not alias
  * hidden_states): every token attends to every token, no mask. Uses the
- * query, key, value, attention buffers of state; T <= state->max_tokens. */
+ * query, key, value, attention and per-head buffers of state;
+ * T <= state->max_tokens. */
 void siglip_attention(float *out, const float *hidden_states, const siglip_encoder_layer_weights *weights,
                       int T, int E, int H, siglip_vision_state *state);
 

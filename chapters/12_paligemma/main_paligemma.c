@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "12_paligemma/activation_dump.h"
@@ -49,6 +50,7 @@ static void print_help(FILE *out)
             "                        (default 1)\n"
             "  --seed S              seed of the sampling random numbers (default 0)\n"
             "  --print-ids           also print the generated token ids on a line of their own\n"
+            "  --ignore-eos          keep generating after <eos> until --max-tokens (for benchmarks)\n"
             "  --dump-activations DIR\n"
             "                        write every intermediate tensor as DIR/<name>.npy, and their\n"
             "                        order, dtype and shape to DIR/index.txt (see docs/numerics.md)\n"
@@ -68,6 +70,7 @@ typedef struct {
     float top_p;
     unsigned long long seed;
     int print_ids;
+    int ignore_eos;
     const char *dump_activations;
 } options;
 
@@ -115,6 +118,10 @@ static options parse_options(int argc, char **argv)
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             print_help(stdout);
             exit(0);
+        }
+        if (strcmp(arg, "--ignore-eos") == 0) {
+            o.ignore_eos = 1;
+            continue;
         }
         if (strcmp(arg, "--print-ids") == 0) {
             o.print_ids = 1;
@@ -276,7 +283,7 @@ int main(int argc, char **argv)
     /* Generate. */
     paligemma_generation_options generation = {
         .max_new_tokens = o.max_tokens, .temperature = o.temperature, .top_p = o.top_p,
-        .seed = o.seed, .progress = interactive ? stderr : NULL,
+        .seed = o.seed, .progress = interactive ? stderr : NULL, .ignore_eos = o.ignore_eos,
     };
     activation_dump dump;
     if (o.dump_activations != NULL) {
@@ -311,10 +318,14 @@ int main(int argc, char **argv)
         printf("\n");
     }
 
+    /* Timings, and the peak resident memory, which counts the pages of the
+     * memory-mapped checkpoint that were read. */
     double tokens_per_second = timings.decode_seconds > 0 ? timings.decode_steps / timings.decode_seconds : 0.0;
-    fprintf(stderr, "vision %.3f s, prefill %.3f s (%d tokens), decode %d tokens in %.3f s (%.1f tokens/s)\n",
-            timings.vision_seconds, timings.prefill_seconds, num_ids, timings.decode_steps, timings.decode_seconds,
-            tokens_per_second);
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    fprintf(stderr, "vision %.3f s, prefill %.3f s (%d tokens), decode %d tokens in %.3f s (%.2f tokens/s), "
+            "peak memory %.0f MB\n", timings.vision_seconds, timings.prefill_seconds, num_ids, timings.decode_steps,
+            timings.decode_seconds, tokens_per_second, usage.ru_maxrss / 1024.0);
 
     free(output);
     free(pixel_values);

@@ -232,7 +232,8 @@ int paligemma_generate(paligemma_model *model, const float *pixel_values, const 
 
         int token = choose_token(last_logits, V, options, step, buffers.sort_scratch);
         output_ids[(*num_output)++] = token;
-        if (token == config->eos_token_id || step + 1 == options->max_new_tokens)
+        int stop_at_eos = token == config->eos_token_id && !options->ignore_eos;
+        if (stop_at_eos || step + 1 == options->max_new_tokens)
             break;
 
         int position = N + step + 1; /* 1-based: the prompt used 1..N */

@@ -82,6 +82,7 @@ typedef struct {
     paligemma_tensor_hook hook; /* NULL for none */
     void *hook_user_data;
     FILE *progress;      /* per-layer progress lines, or NULL */
+    int ignore_eos;      /* keep generating after eos (for benchmarks) */
 } paligemma_generation_options;
 
 /* Wall-clock seconds of the three phases of a request. */
