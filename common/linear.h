@@ -17,8 +17,8 @@
  *
  * linear() runs the fast routine of linear_fast.c (cache blocking, threads,
  * SIMD). linear_naive() is the plain loop it must agree with up to the order
- * of the additions; building with `make NAIVE=1` makes linear() use the
- * plain loop everywhere, which is the easiest version to step through.
+ * of the additions. Building with `make NAIVE=1` makes linear() use the plain
+ * loop everywhere, which is the easiest version to step through.
  */
 #ifndef PG_LINEAR_H
 #define PG_LINEAR_H

@@ -132,7 +132,7 @@ int paligemma_generate(paligemma_model *model, const float *pixel_values, const 
     paligemma_timings clock = {0};
     *num_output = 0;
 
-    /* The prompt and the answer must fit the positions the model knows. */
+    /* The prompt and the answer must fit in max_position_embeddings. */
     if (N < 1 || options->max_new_tokens < 1)
         return pg_error_set(err, "invalid request: %d prompt tokens and max_new_tokens %d; both must be at least 1",
                             N, options->max_new_tokens);

@@ -8,8 +8,9 @@ Writes the random bfloat16 checkpoint first if it is missing (about 5.9 GB in
 the same checkpoint, pixels and 264-token prompt: the machine's memory read
 bandwidth (build/memory-bandwidth), the C program, and the PyTorch reference.
 It prints a table of vision time, time to first token, decode speed and peak
-memory, with the ratio C / PyTorch, and the decode speed as a fraction of the
-bandwidth limit: bytes of weights one decode step reads / bandwidth.
+memory, with the ratio C / PyTorch. It also prints the decode speed as a
+fraction of the bandwidth limit, which is the bandwidth divided by the bytes of
+weights that one decode step reads.
 """
 import argparse
 import json
