@@ -18,11 +18,12 @@
 /* How many unused names the warning line lists before "(and K more)". */
 #define UNUSED_NAMES_LISTED 5
 
-/* One memory-mapped .safetensors file. */
+/* One memory-mapped .safetensors file, or the caller's bytes (borrowed). */
 typedef struct {
     char *path;
     uint8_t *map;
     size_t size;
+    int borrowed; /* map is the caller's memory, from safetensors_open_memory: never unmapped */
 } mapped_file;
 
 struct safetensors_checkpoint {
@@ -267,22 +268,28 @@ static int check_overlaps(safetensors_checkpoint *ckpt, size_t first, const mapp
     return status;
 }
 
-/* Maps the file at path, appends its tensors to the checkpoint, and keeps
- * the map (as ckpt->files[ckpt->num_files - 1]). */
-static int read_file(safetensors_checkpoint *ckpt, const char *path, pg_error *err)
+/* Appends an empty entry for the file at path to the checkpoint's file list. */
+static mapped_file *append_file(safetensors_checkpoint *ckpt, const char *path, pg_error *err)
 {
     mapped_file *files = realloc(ckpt->files, (size_t)(ckpt->num_files + 1) * sizeof *files);
-    if (files == NULL)
-        return pg_error_set(err, "%s: out of memory for the file list", path);
+    if (files == NULL) {
+        pg_error_set(err, "%s: out of memory for the file list", path);
+        return NULL;
+    }
     ckpt->files = files;
     mapped_file *file = &files[ckpt->num_files];
     memset(file, 0, sizeof *file);
     file->path = copy_string(path, err);
     if (file->path == NULL)
-        return -1;
+        return NULL;
     ckpt->num_files++;
-    if (map_file(file, path, err) != 0)
-        return -1;
+    return file;
+}
+
+/* Parses the header of a mapped file and appends its tensors. */
+static int parse_file(safetensors_checkpoint *ckpt, const mapped_file *file, pg_error *err)
+{
+    const char *path = file->path;
 
     // The header size: little-endian u64, at most the limit, inside the file.
     uint64_t header_size = 0;
@@ -337,6 +344,16 @@ static int read_file(safetensors_checkpoint *ckpt, const char *path, pg_error *e
     return check_overlaps(ckpt, first, file, data, err);
 }
 
+/* Maps the file at path, appends its tensors to the checkpoint, and keeps
+ * the map (as ckpt->files[ckpt->num_files - 1]). */
+static int read_file(safetensors_checkpoint *ckpt, const char *path, pg_error *err)
+{
+    mapped_file *file = append_file(ckpt, path, err);
+    if (file == NULL || map_file(file, path, err) != 0)
+        return -1;
+    return parse_file(ckpt, file, err);
+}
+
 /* ---------------------------------------------------------------------------
  * Opening a checkpoint.
  * ------------------------------------------------------------------------- */
@@ -383,6 +400,32 @@ int safetensors_open_file(safetensors_checkpoint **checkpoint, const char *path,
     if (ckpt == NULL)
         return -1;
     if (read_file(ckpt, path, err) != 0 || sort_and_check_duplicates(ckpt, err) != 0) {
+        safetensors_close(ckpt);
+        return -1;
+    }
+    *checkpoint = ckpt;
+    return 0;
+}
+
+int safetensors_open_memory(safetensors_checkpoint **checkpoint, const uint8_t *bytes, size_t size,
+                            const char *name, pg_error *err)
+{
+    *checkpoint = NULL;
+    safetensors_checkpoint *ckpt = new_checkpoint(name, err);
+    if (ckpt == NULL)
+        return -1;
+    mapped_file *file = append_file(ckpt, name, err);
+    int status = -1;
+    if (file != NULL && size < 8) {
+        pg_error_set(err, "%s: file is %zu bytes, shorter than the 8-byte header size field; "
+                     "is it a .safetensors file?", name, size);
+    } else if (file != NULL) {
+        file->map = (uint8_t *)bytes;
+        file->size = size;
+        file->borrowed = 1;
+        status = parse_file(ckpt, file, err) == 0 ? sort_and_check_duplicates(ckpt, err) : -1;
+    }
+    if (status != 0) {
         safetensors_close(ckpt);
         return -1;
     }
@@ -513,7 +556,7 @@ void safetensors_close(safetensors_checkpoint *ckpt)
     if (ckpt == NULL)
         return;
     for (int f = 0; f < ckpt->num_files; f++) {
-        if (ckpt->files[f].map != NULL)
+        if (ckpt->files[f].map != NULL && !ckpt->files[f].borrowed)
             munmap(ckpt->files[f].map, ckpt->files[f].size);
         free(ckpt->files[f].path);
     }
