@@ -184,6 +184,14 @@ static const bad_file BAD_FILES[] = {
     {"config size out of range", KIND_CONFIG,
      RAW("{\"model_type\": \"paligemma\", \"text_config\": {\"vocab_size\": 1e12}}"),
      "field 'text_config.vocab_size' must be an integer, found a fraction or a number out of range"},
+    {"config image size over the limit", KIND_CONFIG,
+     RAW("{\"model_type\": \"paligemma\", \"projection_dim\": 3072, \"image_token_index\": 5, "
+         "\"vision_config\": {\"image_size\": 100000, \"patch_size\": 1}}"),
+     "vision_config.image_size is 100000, over the limit of 16384 pixels per side"},
+    {"config query rows overflow", KIND_CONFIG,
+     RAW("{\"model_type\": \"paligemma\", \"text_config\": {\"num_attention_heads\": 65536, "
+         "\"num_key_value_heads\": 1, \"head_dim\": 65536}}"),
+     "num_attention_heads 65536 (or num_key_value_heads 1) times head_dim 65536 is over 2147483647"},
     {"config image token outside vocabulary", KIND_CONFIG,
      RAW("{\"model_type\": \"paligemma\", \"image_token_index\": 300000, \"projection_dim\": 3072}"),
      "image_token_index 300000 is outside the vocabulary"},
@@ -390,6 +398,9 @@ static const bad_command BAD_COMMANDS[] = {
     {"pixel values wrong shape", MODEL " --pixel-values golden/00_npy/f4_2x3.npy --prompt hi",
      "golden/00_npy/f4_2x3.npy: expected float32 pixel values of shape (3, 32, 32)"},
     {"prompt invalid UTF-8", MODEL " " PIXELS " --prompt \"$(printf 'caption \\377')\"", "invalid UTF-8 at byte 8"},
+    {"layers beyond the checkpoint", "--model {DIR}/many_layers " PIXELS " --prompt hi",
+     "config.json has 2 vision and 1000000000 text layers, which need at least 9000000041 tensors, "
+     "but the checkpoint holds 59"},
     {"prompt too long", "--model {DIR}/short_model " PIXELS " --prompt 'caption en' --max-tokens 5",
      "exceed the 24 positions of the model (max_position_embeddings)"},
 };
@@ -423,12 +434,12 @@ static void program_path(char *out, size_t out_size)
     snprintf(out, out_size, "%s/../paligemma", self);
 }
 
-/* A copy of the test model whose config.json allows only 24 positions
- * (16 image tokens, <bos>, the prompt, "\n" and the new tokens). */
-static void make_short_model(void)
+/* A copy of the test model in {DIR}/name whose config.json has `fields`
+ * added at the start of text_config. */
+static void make_model_variant(const char *name, const char *fields)
 {
     char dir[128], path[192], target[PATH_MAX + 64], cwd[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/short_model", temp_dir);
+    snprintf(dir, sizeof dir, "%s/%s", temp_dir, name);
     ck_assert_int_eq(mkdir(dir, 0700), 0);
     ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
     const char *links[] = {"model.safetensors", "tokenizer.model"};
@@ -442,13 +453,13 @@ static void make_short_model(void)
     pg_error err;
     uint8_t *config = pg_read_file("golden/12_paligemma/tiny_f32/config.json", &size, &err);
     ck_assert_msg(config != NULL, "%s", err.message);
-    char *text = pg_xcalloc(size + 64, 1, "config text");
+    char *text = pg_xcalloc(size + strlen(fields) + 1, 1, "config text");
     const char *anchor = "\"text_config\": {";
     char *at = strstr((char *)config, anchor);
     ck_assert_ptr_nonnull(at);
     size_t head = (size_t)(at - (char *)config) + strlen(anchor);
     memcpy(text, config, head);
-    strcat(text, "\"max_position_embeddings\": 24, ");
+    strcat(text, fields);
     strncat(text, (char *)config + head, size - head);
     snprintf(path, sizeof path, "%s/config.json", dir);
     write_file(path, text, strlen(text));
@@ -491,7 +502,9 @@ static void setup_commands(void)
     char path[128];
     snprintf(path, sizeof path, "%s/not_an_image.png", temp_dir);
     write_file(path, "not an image\n", 13);
-    make_short_model();
+    /* 24 positions: 16 image tokens, <bos>, the prompt, "\n" and the new tokens do not fit. */
+    make_model_variant("short_model", "\"max_position_embeddings\": 24, ");
+    make_model_variant("many_layers", "\"num_hidden_layers\": 1000000000, ");
 }
 
 Suite *bad_inputs_suite(void)
