@@ -123,10 +123,14 @@ FUZZ_SEEDS_image             := $(wildcard golden/13_image_preprocessing/*.png g
                                   golden/13_image_preprocessing/*.gif golden/13_image_preprocessing/*.jpg \
                                   golden/13_image_preprocessing/*.p?m)
 # Per-target options: inputs larger than the prompts, images and headers
-# that matter only slow the search (BPE encoding is quadratic in the text).
-FUZZ_OPTIONS_encode       := -max_len=256
-FUZZ_OPTIONS_image        := -max_len=8192
-FUZZ_OPTIONS_safetensors  := -max_len=16384
+# that matter only slow the search (BPE encoding is quadratic in the text),
+# and dictionaries of the formats' keys and edge values.
+FUZZ_OPTIONS_npy               := -dict=tests/fuzz/npy.dict
+FUZZ_OPTIONS_config            := -dict=tests/fuzz/config.dict
+FUZZ_OPTIONS_encode            := -max_len=256
+FUZZ_OPTIONS_image             := -max_len=8192
+FUZZ_OPTIONS_safetensors       := -max_len=16384 -dict=tests/fuzz/safetensors.dict
+FUZZ_OPTIONS_safetensors_index := -dict=tests/fuzz/safetensors.dict
 
 fuzz: deps
 	@./.ci/install-debian-packages clang-14 libclang-rt-14-dev

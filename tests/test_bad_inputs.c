@@ -38,10 +38,10 @@ typedef enum {
     KIND_IMAGE              /* image_preprocess(file, 224) */
 } input_kind;
 
-/* One malformed file. Its bytes are `bytes` (size bytes), or, when header is
- * set, a file of that format built around it: for .npy a version 1.0
- * preamble, the dict `header` and data_size zero bytes; for safetensors the
- * 8-byte header size, the JSON `header` and data_size zero bytes. */
+/* One malformed file: `bytes` (size bytes), or a file built around `header`.
+ * For .npy that is a version 1.0 preamble, the dict `header` and data_size
+ * zero bytes. For safetensors it is the 8-byte header size, the JSON
+ * `header` and data_size zero bytes. */
 typedef struct {
     const char *name;
     input_kind kind;
@@ -62,8 +62,8 @@ typedef struct {
 /* pieces { piece: "a" score: 0 type: NORMAL } */
 #define TOKENIZER_PIECE_A "\x0a\x0a\x0a\x01" "a" "\x15\x00\x00\x00\x00\x18\x01"
 
-/* A PNG signature and IHDR chunk declaring width x height (8-bit RGB); the
- * CRC and the missing IDAT do not matter, because the size is checked first. */
+/* A PNG signature and an IHDR chunk declaring width x height (8-bit RGB).
+ * The CRC and the missing IDAT do not matter, because the size is checked first. */
 #define PNG_HEADER(width, height) \
     "\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR" width height "\x08\x02\x00\x00\x00\x00\x00\x00\x00"
 
