@@ -336,6 +336,45 @@ START_TEST(bad_file_rejected)
     const char *named = c->kind == KIND_SAFETENSORS_INDEX && strstr(err.message, path) == NULL ? dir : path;
     ck_assert_msg(strstr(err.message, named) != NULL, "case '%s': message \"%s\" does not name %s", c->name,
                   err.message, named);
+
+    /* A safetensors file read from memory fails with the same message. */
+    if (c->kind == KIND_SAFETENSORS) {
+        size_t size = 0;
+        uint8_t *bytes = pg_read_file(path, &size, &err);
+        ck_assert_ptr_nonnull(bytes);
+        pg_error memory_err = {{0}};
+        safetensors_checkpoint *checkpoint = NULL;
+        ck_assert_int_eq(safetensors_open_memory(&checkpoint, bytes, size, path, &memory_err), -1);
+        ck_assert_ptr_null(checkpoint);
+        ck_assert_str_eq(memory_err.message, err.message);
+        free(bytes);
+    }
+}
+END_TEST
+
+/* The control for the case above: a valid file gives the same tensors from
+ * memory as from the file. */
+START_TEST(safetensors_memory_matches_file)
+{
+    const char *path = "golden/00_safetensors/single/model.safetensors";
+    pg_error err;
+    size_t size = 0;
+    uint8_t *bytes = pg_read_file(path, &size, &err);
+    ck_assert_msg(bytes != NULL, "%s", err.message);
+    safetensors_checkpoint *from_file = NULL, *from_memory = NULL;
+    ck_assert_msg(safetensors_open_file(&from_file, path, &err) == 0, "%s", err.message);
+    ck_assert_msg(safetensors_open_memory(&from_memory, bytes, size, path, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(safetensors_num_tensors(from_memory), safetensors_num_tensors(from_file));
+    for (size_t i = 0; i < safetensors_num_tensors(from_file); i++) {
+        const safetensors_tensor *a = safetensors_tensor_at(from_file, i);
+        const safetensors_tensor *b = safetensors_tensor_at(from_memory, i);
+        ck_assert_str_eq(a->name, b->name);
+        ck_assert_uint_eq(a->count, b->count);
+        ck_assert_int_eq(memcmp(a->data, b->data, a->count * safetensors_dtype_size(a->dtype)), 0);
+    }
+    safetensors_close(from_file);
+    safetensors_close(from_memory);
+    free(bytes);
 }
 END_TEST
 
@@ -514,6 +553,7 @@ Suite *bad_inputs_suite(void)
     TCase *files = tcase_create("files");
     tcase_add_unchecked_fixture(files, make_temp_dir, remove_temp_dir);
     tcase_add_loop_test(files, bad_file_rejected, 0, (int)(sizeof BAD_FILES / sizeof BAD_FILES[0]));
+    tcase_add_test(files, safetensors_memory_matches_file);
     tcase_add_test(files, prompt_invalid_utf8_rejected);
     suite_add_tcase(suite, files);
 
