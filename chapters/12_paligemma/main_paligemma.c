@@ -253,15 +253,23 @@ int main(int argc, char **argv)
     int num_answer = num_output;
     if (num_answer > 0 && output[num_answer - 1] == config->eos_token_id)
         num_answer--;
+    int print_ids = o.print_ids || !have_tokenizer;
     if (have_tokenizer) {
-        size_t text_size = 64 + 64 * (size_t)num_answer;
+        /* An id prints at most one piece (at most 1024 bytes, the loader's limit). */
+        size_t text_size = 64 + 1024 * (size_t)num_answer;
         char *text = pg_xcalloc(text_size, 1, "the answer text");
-        if (tokenizer_decode(&tok, output, num_answer, text, text_size, &err) != 0)
-            pg_die(PROGRAM, &err, EXIT_ERROR);
-        printf("%s\n", text);
+        /* The model's vocabulary may be padded past the tokenizer's (257216
+         * rows for 257153 ids in paligemma-3b-pt-224), so a generated id can
+         * have no text: then the ids are printed instead. */
+        if (tokenizer_decode(&tok, output, num_answer, text, text_size, &err) == 0) {
+            printf("%s\n", text);
+        } else {
+            fprintf(stderr, PROGRAM ": warning: %s; printing the ids instead\n", err.message);
+            print_ids = 1;
+        }
         free(text);
     }
-    if (o.print_ids || !have_tokenizer) {
+    if (print_ids) {
         for (int i = 0; i < num_output; i++)
             printf(i ? " %d" : "%d", output[i]);
         printf("\n");
