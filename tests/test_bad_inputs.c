@@ -222,6 +222,9 @@ static const bad_file BAD_FILES[] = {
     {"image JPEG Huffman table overflow", KIND_IMAGE,
      RAW("\xff\xd8\xff\xc4\x00\x13\x00\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xd9"),
      "has 510 codes, expected at most 256"},
+    {"image PNG chunk past the end", KIND_IMAGE,
+     RAW(PNG_HEADER("\x00\x00\x00\x02", "\x00\x00\x00\x02") "\x7f\xff\xff\xffIDATx"),
+     "truncated PNG: chunk 'IDAT' at byte 33 declares 2147483647 bytes, but only 1 remain in the file"},
     {"image PNM maxval 65535", KIND_IMAGE, RAW("P6 1 1 65535\n\x00\x01\x00\x02\x00\x03"),
      "unsupported PNM maxval 65535"},
 };

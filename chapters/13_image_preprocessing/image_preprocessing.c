@@ -102,6 +102,29 @@ static int read_png_size(const uint8_t *bytes, size_t size, long *width, long *h
     return 1;
 }
 
+/* Checks that every PNG chunk fits in the file before stb_image reads it.
+ * stb_image 2.27 grows its buffer to an IDAT chunk's declared length (up to
+ * 2^31 bytes) before it reads the chunk, so a 100-byte file could make it
+ * allocate 2 GiB. A chunk is a 4-byte big-endian length, a 4-byte type, the
+ * data and a 4-byte CRC; the walk stops at IEND, as stb_image does. */
+static int check_png_chunks(const uint8_t *bytes, size_t size, const char *name, pg_error *err)
+{
+    size_t i = 8; /* after the signature */
+    while (i + 8 <= size) {
+        size_t length = (size_t)bytes[i] << 24 | (size_t)bytes[i + 1] << 16 | (size_t)bytes[i + 2] << 8 | bytes[i + 3];
+        const uint8_t *type = bytes + i + 4;
+        size_t left = size - (i + 8);
+        if (length > left)
+            return pg_error_set(err, "%s: truncated PNG: chunk '%c%c%c%c' at byte %zu declares %zu bytes, but "
+                                "only %zu remain in the file", name, type[0], type[1], type[2], type[3], i, length,
+                                left);
+        if (memcmp(type, "IEND", 4) == 0)
+            break;
+        i += 12 + length;
+    }
+    return 0;
+}
+
 /* The byte at bytes[i], or 0 past the end, as stb_image reads a short file. */
 static uint8_t byte_or_zero(const uint8_t *bytes, size_t size, size_t i)
 {
@@ -245,8 +268,11 @@ int image_decode_rgb(rgb_image *image, const uint8_t *bytes, size_t size, const 
         return pg_error_set(err, "%s: file of %zu bytes is too large for stb_image (at most %d)",
                             name, size, INT_MAX);
 
-    /* Guard stb_image's JPEG reader against corrupt Huffman tables. */
+    /* Guard stb_image's JPEG reader against corrupt Huffman tables, and
+     * its PNG reader against chunk lengths past the end of the file. */
     if (format == FORMAT_JPEG && check_jpeg_huffman_tables(bytes, size, name, err) != 0)
+        return -1;
+    if (format == FORMAT_PNG && check_png_chunks(bytes, size, name, err) != 0)
         return -1;
 
     /* Read the size from the header, and check it before anything is allocated. */
