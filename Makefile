@@ -138,19 +138,19 @@ fuzz: deps
 	@$(foreach name,$(FUZZ_NAMES),mkdir -p $(BUILD)/fuzz/corpus/$(name) $(BUILD)/fuzz/seeds/$(name) && \
 	  for f in $(FUZZ_SEEDS_$(name)); do \
 	    cp $$f $(BUILD)/fuzz/seeds/$(name)/$$(basename $$(dirname $$f))_$$(basename $$f); done &&) true
-	@set -e; for name in $(FUZZ_NAMES); do \
-	  log=$(BUILD)/fuzz/fuzz_$$name.log; regressions=tests/fuzz/regressions/$$name; \
-	  [ -d $$regressions ] || regressions=; \
-	  echo "fuzz_$$name: $(FUZZ_SECONDS) s, log in $$log"; \
-	  options=; \
-	  $(foreach name,$(FUZZ_NAMES),[ $$name = $(name) ] && options="$(FUZZ_OPTIONS_$(name))"; ) \
-	  if ! $(BUILD)/fuzz/fuzz_$$name $$options -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	       -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/$$name $(BUILD)/fuzz/seeds/$$name \
-	       $$regressions >$$log 2>&1; then \
-	    tail -n 40 $$log; exit 1; \
-	  fi; \
-	  grep -E '^stat::number_of_executed_units' $$log; \
-	done
+	@$(foreach name,$(FUZZ_NAMES),$(call fuzz_one,$(name)))
+
+# Runs fuzzer $(1) for FUZZ_SECONDS on its corpus, seeds and regression
+# inputs, and prints its execution count, or the end of its log on a crash.
+define fuzz_one
+echo "fuzz_$(1): $(FUZZ_SECONDS) s, log in $(BUILD)/fuzz/fuzz_$(1).log"; \
+if ! $(BUILD)/fuzz/fuzz_$(1) $(FUZZ_OPTIONS_$(1)) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+     -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/$(1) $(BUILD)/fuzz/seeds/$(1) \
+     $(wildcard tests/fuzz/regressions/$(1)) >$(BUILD)/fuzz/fuzz_$(1).log 2>&1; then \
+  tail -n 40 $(BUILD)/fuzz/fuzz_$(1).log; exit 1; \
+fi; \
+grep -E '^stat::number_of_executed_units' $(BUILD)/fuzz/fuzz_$(1).log;
+endef
 
 # The bad_inputs suite runs $(BUILD)/paligemma beside the test runner.
 $(TEST_RUNNER): | $(BUILD)/paligemma

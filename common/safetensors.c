@@ -366,6 +366,9 @@ static int compare_by_name(const void *a, const void *b)
 /* Sorts the tensors by name and rejects a name that appears twice. */
 static int sort_and_check_duplicates(safetensors_checkpoint *ckpt, pg_error *err)
 {
+    // A file may hold no tensor; qsort and bsearch must not get the NULL list.
+    if (ckpt->num_tensors == 0)
+        return 0;
     qsort(ckpt->tensors, ckpt->num_tensors, sizeof *ckpt->tensors, compare_by_name);
     for (size_t i = 1; i < ckpt->num_tensors; i++) {
         const safetensors_tensor *a = &ckpt->tensors[i - 1], *b = &ckpt->tensors[i];
@@ -378,6 +381,15 @@ static int sort_and_check_duplicates(safetensors_checkpoint *ckpt, pg_error *err
                             ckpt->source, a->name, a->file, b->file);
     }
     return 0;
+}
+
+/* Returns the tensor called name, without marking it used, or NULL. */
+static safetensors_tensor *find_unmarked(const safetensors_checkpoint *ckpt, const char *name)
+{
+    if (ckpt->num_tensors == 0)
+        return NULL;
+    safetensors_tensor key = {.name = name};
+    return bsearch(&key, ckpt->tensors, ckpt->num_tensors, sizeof key, compare_by_name);
 }
 
 static safetensors_checkpoint *new_checkpoint(const char *source, pg_error *err)
@@ -509,9 +521,7 @@ static int read_index(safetensors_checkpoint *ckpt, const char *dir, const char 
     // Each mapped tensor must be in the shard named for it.
     for (const cJSON *entry = weight_map ? weight_map->child : NULL; entry != NULL && status == 0;
          entry = entry->next) {
-        safetensors_tensor key = {.name = entry->string};
-        const safetensors_tensor *t =
-            bsearch(&key, ckpt->tensors, ckpt->num_tensors, sizeof key, compare_by_name);
+        const safetensors_tensor *t = find_unmarked(ckpt, entry->string);
         if (t == NULL)
             status = pg_error_set(err, "%s: weight_map maps tensor '%s' to %s/%s, but that shard has no such "
                                   "tensor", index_path, entry->string, dir, entry->valuestring);
@@ -582,11 +592,6 @@ const safetensors_tensor *safetensors_tensor_at(const safetensors_checkpoint *ck
     return i < ckpt->num_tensors ? &ckpt->tensors[i] : NULL;
 }
 
-static safetensors_tensor *find_unmarked(const safetensors_checkpoint *ckpt, const char *name)
-{
-    safetensors_tensor key = {.name = name};
-    return bsearch(&key, ckpt->tensors, ckpt->num_tensors, sizeof key, compare_by_name);
-}
 
 const safetensors_tensor *safetensors_find(safetensors_checkpoint *ckpt, const char *name)
 {
