@@ -9,6 +9,9 @@
 #   make bench       time C against PyTorch at paligemma-3b-pt-224's shapes
 #   make compare     dump the C activations on the tiny checkpoints and compare them
 #                    with the PyTorch dumps in golden/numerics_compare (docs/numerics.md)
+#   make sanitize    the suites under AddressSanitizer and UndefinedBehaviorSanitizer
+#   make valgrind    `make run`'s command under valgrind (memcheck, leaks)
+#   make fuzz        build the libFuzzer targets of tests/fuzz/ and run each FUZZ_SECONDS
 #   make deps        install the missing Debian build packages with apt-get
 #   make clean       remove build/
 #
@@ -54,20 +57,22 @@ DEB_BUILD_PACKAGES  := build-essential pkg-config check libstb-dev libcjson-dev
 DEB_GOLDEN_PACKAGES := python3-torch python3-numpy python3-pil python3-sentencepiece libopenblas0-pthread
 PYTHON := /usr/bin/python3
 
-.PHONY: all run test test-binaries test-debug golden compare bench deps deps-golden clean
+.PHONY: all run test test-binaries test-debug golden compare bench deps deps-golden clean sanitize valgrind fuzz
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(PROGRAMS) $(TEST_RUNNER)
 
 # The main job: the paligemma program on a bundled checkpoint and image.
 # NOTE: tiny_f32 has random weights, so its answer is noise; it shows the
-# whole pipeline running until a trained model is bundled.
+# whole pipeline running until a trained model is bundled. RUN_TARGETS are
+# built first, then RUN_COMMAND runs; `make valgrind` runs the same command.
 RUN_MODEL   ?= golden/12_paligemma/tiny_f32
+RUN_TARGETS  = $(PROGRAMS)
 RUN_COMMAND  = ./$(BUILD)/paligemma --model $(RUN_MODEL) --image golden/12_paligemma/photo.png \
                --prompt "caption en" --max-tokens 12
 
 run: deps
-	@$(MAKE) --no-print-directory $(PROGRAMS)
+	@$(MAKE) --no-print-directory $(RUN_TARGETS)
 	$(RUN_COMMAND)
 
 # The tests run the programs too; PG_BUILD_DIR tells them where they are.
@@ -113,6 +118,97 @@ deps:
 
 deps-golden:
 	@./.ci/install-debian-packages $(DEB_GOLDEN_PACKAGES)
+
+# ---- reliability: sanitizers, valgrind, fuzzing -----------------------------
+# See docs/reliability.md for what each finds and the measured results.
+
+# The suites at -O1 with ASan and UBSan into build/sanitize/, in one process
+# (CK_FORK=no) so that LeakSanitizer checks the whole run at exit. Any report
+# stops the run with a non-zero status (-fno-sanitize-recover=all).
+SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANITIZE_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 CK_FORK=no
+
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize OPTIMIZE="-O1 $(SANITIZE_FLAGS)" \
+	  $(BUILD)/sanitize/tests/run_tests
+	$(SANITIZE_ENV) ./$(BUILD)/sanitize/tests/run_tests
+
+# `make run`'s command under memcheck: fails on any error or definite leak.
+# NOTE: valgrind runs code about 20 to 50 times slower; on a full-size
+# checkpoint that is hours, so use it with a small model.
+VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+            --show-leak-kinds=definite
+
+valgrind: deps
+	@./.ci/install-debian-packages valgrind
+	@$(MAKE) --no-print-directory $(RUN_TARGETS)
+	$(VALGRIND) $(RUN_COMMAND)
+
+# libFuzzer targets: tests/fuzz/fuzz_<name>.c, built with clang into
+# build/fuzz/ together with the library (and stb_image, so that the decoder
+# is instrumented too). Each runs FUZZ_SECONDS on a corpus in
+# build/fuzz/corpus/<name>, seeded from the committed files below. A crash
+# writes build/fuzz/crash-* and stops make; commit it under
+# tests/fuzz/regressions/<name>/ with the fix.
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 30
+FUZZ_FLAGS   := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SEEDS_npy               := $(wildcard golden/00_npy/*.npy)
+FUZZ_SEEDS_safetensors       := $(wildcard golden/00_safetensors/*/*.safetensors)
+FUZZ_SEEDS_safetensors_index := golden/00_safetensors/sharded/model.safetensors.index.json
+FUZZ_SEEDS_config            := $(wildcard golden/12_paligemma/*/config.json) golden/12_paligemma/paligemma-3b-pt-224.json
+FUZZ_SEEDS_tokenizer         := $(wildcard golden/14_tokenizer/*.model)
+FUZZ_SEEDS_encode            := golden/14_tokenizer/prompt_texts.txt golden/14_tokenizer/strings.txt
+FUZZ_SEEDS_image             := $(wildcard golden/13_image_preprocessing/*.png golden/13_image_preprocessing/*.bmp \
+                                  golden/13_image_preprocessing/*.gif golden/13_image_preprocessing/*.jpg \
+                                  golden/13_image_preprocessing/*.p?m)
+# Per-target options: inputs larger than the prompts, images and headers
+# that matter only slow the search (BPE encoding is quadratic in the text),
+# and dictionaries of the formats' keys and edge values.
+FUZZ_OPTIONS_npy               := -dict=tests/fuzz/npy.dict
+FUZZ_OPTIONS_config            := -dict=tests/fuzz/config.dict
+FUZZ_OPTIONS_encode            := -max_len=256
+FUZZ_OPTIONS_image             := -max_len=8192
+FUZZ_OPTIONS_safetensors       := -max_len=16384 -dict=tests/fuzz/safetensors.dict
+FUZZ_OPTIONS_safetensors_index := -dict=tests/fuzz/safetensors.dict
+
+fuzz: deps
+	@./.ci/install-debian-packages clang-14 libclang-rt-14-dev
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz CC=$(FUZZ_CC) OPTIMIZE="-O1 $(FUZZ_FLAGS)" $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+	@$(foreach name,$(FUZZ_NAMES),mkdir -p $(BUILD)/fuzz/corpus/$(name) $(BUILD)/fuzz/seeds/$(name) && \
+	  for f in $(FUZZ_SEEDS_$(name)); do \
+	    cp $$f $(BUILD)/fuzz/seeds/$(name)/$$(basename $$(dirname $$f))_$$(basename $$f); done &&) true
+	@$(foreach name,$(FUZZ_NAMES),$(call fuzz_one,$(name)))
+
+# Runs fuzzer $(1) for FUZZ_SECONDS on its corpus, seeds and regression
+# inputs, and prints its execution count, or the end of its log on a crash.
+define fuzz_one
+echo "fuzz_$(1): $(FUZZ_SECONDS) s, log in $(BUILD)/fuzz/fuzz_$(1).log"; \
+if ! $(BUILD)/fuzz/fuzz_$(1) $(FUZZ_OPTIONS_$(1)) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+     -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus/$(1) $(BUILD)/fuzz/seeds/$(1) \
+     $(wildcard tests/fuzz/regressions/$(1)) >$(BUILD)/fuzz/fuzz_$(1).log 2>&1; then \
+  tail -n 40 $(BUILD)/fuzz/fuzz_$(1).log; exit 1; \
+fi; \
+grep -E '^stat::number_of_executed_units' $(BUILD)/fuzz/fuzz_$(1).log;
+endef
+
+# The bad_inputs suite runs $(BUILD)/paligemma beside the test runner.
+$(TEST_RUNNER): | $(BUILD)/paligemma
+
+# A fuzzer links the library objects built with FUZZ_FLAGS and its own
+# instrumented copy of stb_image, compiled without -Werror and without
+# UBSan: it is not ours, and UBSan reports in it that are no memory errors
+# (such as a zero offset added to a null pointer on an empty PNG IDAT chunk)
+# would stop the search. ASan still checks every access it makes.
+FUZZ_STB_FLAGS := -fsanitize=fuzzer-no-link,address -fno-omit-frame-pointer
+$(BUILD)/tests/fuzz/stb_image.o: tests/fuzz/stb_image.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -O1 $(FUZZ_STB_FLAGS) -g -w -c $< -o $@
+
+.PRECIOUS: $(BUILD)/tests/fuzz/%.o
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/stb_image.o $(LIB)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $^ -o $@ -lcjson -lm
 
 # ---- building -------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int pg_mul_overflows(size_t a, size_t b, size_t *product)
 {
@@ -41,6 +42,15 @@ uint8_t *pg_read_file(const char *path, size_t *size, pg_error *err)
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         pg_error_set(err, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    /* A directory opens, but its size from fseek is meaningless (2^63 - 1 on ext4). */
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        int is_directory = fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode);
+        pg_error_set(err, "cannot read %s: %s", path,
+                     is_directory ? "it is a directory, expected a file" : "not a regular file");
+        fclose(f);
         return NULL;
     }
     if (fseek(f, 0, SEEK_END) != 0) {

@@ -18,11 +18,12 @@
 /* How many unused names the warning line lists before "(and K more)". */
 #define UNUSED_NAMES_LISTED 5
 
-/* One memory-mapped .safetensors file. */
+/* One memory-mapped .safetensors file, or the caller's bytes (borrowed). */
 typedef struct {
     char *path;
     uint8_t *map;
     size_t size;
+    int borrowed; /* map is the caller's memory, from safetensors_open_memory: never unmapped */
 } mapped_file;
 
 struct safetensors_checkpoint {
@@ -267,22 +268,28 @@ static int check_overlaps(safetensors_checkpoint *ckpt, size_t first, const mapp
     return status;
 }
 
-/* Maps the file at path, appends its tensors to the checkpoint, and keeps
- * the map (as ckpt->files[ckpt->num_files - 1]). */
-static int read_file(safetensors_checkpoint *ckpt, const char *path, pg_error *err)
+/* Appends an empty entry for the file at path to the checkpoint's file list. */
+static mapped_file *append_file(safetensors_checkpoint *ckpt, const char *path, pg_error *err)
 {
     mapped_file *files = realloc(ckpt->files, (size_t)(ckpt->num_files + 1) * sizeof *files);
-    if (files == NULL)
-        return pg_error_set(err, "%s: out of memory for the file list", path);
+    if (files == NULL) {
+        pg_error_set(err, "%s: out of memory for the file list", path);
+        return NULL;
+    }
     ckpt->files = files;
     mapped_file *file = &files[ckpt->num_files];
     memset(file, 0, sizeof *file);
     file->path = copy_string(path, err);
     if (file->path == NULL)
-        return -1;
+        return NULL;
     ckpt->num_files++;
-    if (map_file(file, path, err) != 0)
-        return -1;
+    return file;
+}
+
+/* Parses the header of a mapped file and appends its tensors. */
+static int parse_file(safetensors_checkpoint *ckpt, const mapped_file *file, pg_error *err)
+{
+    const char *path = file->path;
 
     // The header size: little-endian u64, at most the limit, inside the file.
     uint64_t header_size = 0;
@@ -337,6 +344,16 @@ static int read_file(safetensors_checkpoint *ckpt, const char *path, pg_error *e
     return check_overlaps(ckpt, first, file, data, err);
 }
 
+/* Maps the file at path, appends its tensors to the checkpoint, and keeps
+ * the map (as ckpt->files[ckpt->num_files - 1]). */
+static int read_file(safetensors_checkpoint *ckpt, const char *path, pg_error *err)
+{
+    mapped_file *file = append_file(ckpt, path, err);
+    if (file == NULL || map_file(file, path, err) != 0)
+        return -1;
+    return parse_file(ckpt, file, err);
+}
+
 /* ---------------------------------------------------------------------------
  * Opening a checkpoint.
  * ------------------------------------------------------------------------- */
@@ -349,6 +366,9 @@ static int compare_by_name(const void *a, const void *b)
 /* Sorts the tensors by name and rejects a name that appears twice. */
 static int sort_and_check_duplicates(safetensors_checkpoint *ckpt, pg_error *err)
 {
+    // A file may hold no tensor; qsort and bsearch must not get the NULL list.
+    if (ckpt->num_tensors == 0)
+        return 0;
     qsort(ckpt->tensors, ckpt->num_tensors, sizeof *ckpt->tensors, compare_by_name);
     for (size_t i = 1; i < ckpt->num_tensors; i++) {
         const safetensors_tensor *a = &ckpt->tensors[i - 1], *b = &ckpt->tensors[i];
@@ -361,6 +381,15 @@ static int sort_and_check_duplicates(safetensors_checkpoint *ckpt, pg_error *err
                             ckpt->source, a->name, a->file, b->file);
     }
     return 0;
+}
+
+/* Returns the tensor called name, without marking it used, or NULL. */
+static safetensors_tensor *find_unmarked(const safetensors_checkpoint *ckpt, const char *name)
+{
+    if (ckpt->num_tensors == 0)
+        return NULL;
+    safetensors_tensor key = {.name = name};
+    return bsearch(&key, ckpt->tensors, ckpt->num_tensors, sizeof key, compare_by_name);
 }
 
 static safetensors_checkpoint *new_checkpoint(const char *source, pg_error *err)
@@ -383,6 +412,32 @@ int safetensors_open_file(safetensors_checkpoint **checkpoint, const char *path,
     if (ckpt == NULL)
         return -1;
     if (read_file(ckpt, path, err) != 0 || sort_and_check_duplicates(ckpt, err) != 0) {
+        safetensors_close(ckpt);
+        return -1;
+    }
+    *checkpoint = ckpt;
+    return 0;
+}
+
+int safetensors_open_memory(safetensors_checkpoint **checkpoint, const uint8_t *bytes, size_t size,
+                            const char *name, pg_error *err)
+{
+    *checkpoint = NULL;
+    safetensors_checkpoint *ckpt = new_checkpoint(name, err);
+    if (ckpt == NULL)
+        return -1;
+    mapped_file *file = append_file(ckpt, name, err);
+    int status = -1;
+    if (file != NULL && size < 8) {
+        pg_error_set(err, "%s: file is %zu bytes, shorter than the 8-byte header size field; "
+                     "is it a .safetensors file?", name, size);
+    } else if (file != NULL) {
+        file->map = (uint8_t *)bytes;
+        file->size = size;
+        file->borrowed = 1;
+        status = parse_file(ckpt, file, err) == 0 ? sort_and_check_duplicates(ckpt, err) : -1;
+    }
+    if (status != 0) {
         safetensors_close(ckpt);
         return -1;
     }
@@ -466,9 +521,7 @@ static int read_index(safetensors_checkpoint *ckpt, const char *dir, const char 
     // Each mapped tensor must be in the shard named for it.
     for (const cJSON *entry = weight_map ? weight_map->child : NULL; entry != NULL && status == 0;
          entry = entry->next) {
-        safetensors_tensor key = {.name = entry->string};
-        const safetensors_tensor *t =
-            bsearch(&key, ckpt->tensors, ckpt->num_tensors, sizeof key, compare_by_name);
+        const safetensors_tensor *t = find_unmarked(ckpt, entry->string);
         if (t == NULL)
             status = pg_error_set(err, "%s: weight_map maps tensor '%s' to %s/%s, but that shard has no such "
                                   "tensor", index_path, entry->string, dir, entry->valuestring);
@@ -513,7 +566,7 @@ void safetensors_close(safetensors_checkpoint *ckpt)
     if (ckpt == NULL)
         return;
     for (int f = 0; f < ckpt->num_files; f++) {
-        if (ckpt->files[f].map != NULL)
+        if (ckpt->files[f].map != NULL && !ckpt->files[f].borrowed)
             munmap(ckpt->files[f].map, ckpt->files[f].size);
         free(ckpt->files[f].path);
     }
@@ -539,11 +592,6 @@ const safetensors_tensor *safetensors_tensor_at(const safetensors_checkpoint *ck
     return i < ckpt->num_tensors ? &ckpt->tensors[i] : NULL;
 }
 
-static safetensors_tensor *find_unmarked(const safetensors_checkpoint *ckpt, const char *name)
-{
-    safetensors_tensor key = {.name = name};
-    return bsearch(&key, ckpt->tensors, ckpt->num_tensors, sizeof key, compare_by_name);
-}
 
 const safetensors_tensor *safetensors_find(safetensors_checkpoint *ckpt, const char *name)
 {

@@ -73,6 +73,13 @@ int safetensors_open_dir(safetensors_checkpoint **checkpoint, const char *dir, p
 /* Opens one .safetensors file as a checkpoint. */
 int safetensors_open_file(safetensors_checkpoint **checkpoint, const char *path, pg_error *err);
 
+/* Opens size bytes of a .safetensors file held in memory, named `name` in
+ * messages, with the checks of safetensors_open_file. The bytes are
+ * borrowed: tensor views point into them, so they must outlive the
+ * checkpoint. */
+int safetensors_open_memory(safetensors_checkpoint **checkpoint, const uint8_t *bytes, size_t size,
+                            const char *name, pg_error *err);
+
 /* Unmaps every file and frees the checkpoint. Safe on NULL. Tensor views and
  * their data pointers are invalid afterwards. */
 void safetensors_close(safetensors_checkpoint *checkpoint);

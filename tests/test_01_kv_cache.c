@@ -116,6 +116,7 @@ START_TEST(layer_out_of_range_is_error)
     float states[4] = {0};
     ck_assert_int_eq(kv_cache_update(&cache, 2, states, states, 1, &err), -1);
     ck_assert_msg(strstr(err.message, "layer_idx 2 out of range 0..1") != NULL, "%s", err.message);
+    kv_cache_free(&cache);
     ck_assert_int_eq(kv_cache_create(&cache, 2, 0, 4, 3, &err), -1);
     ck_assert_msg(strstr(err.message, "num_key_value_heads 0") != NULL, "%s", err.message);
     kv_cache_free(&cache);

@@ -322,8 +322,8 @@ START_TEST(not_an_image_is_error)
 }
 END_TEST
 
-/* A PNG cut short after its header: the header is fine, decoding fails, and
- * stb_image's reason is in the message. */
+/* A PNG cut short after its header: the header is fine, and the chunk that
+ * runs past the end of the file is named before stb_image reads it. */
 START_TEST(truncated_png_is_error)
 {
     pg_error err;
@@ -332,8 +332,8 @@ START_TEST(truncated_png_is_error)
     ck_assert_msg(bytes != NULL, "%s", err.message);
     rgb_image image;
     ck_assert_int_eq(image_decode_rgb(&image, bytes, 200, "cut.png", &err), -1);
-    ck_assert_message_contains(err, "cut.png: cannot decode the image: ");
-    ck_assert_message_contains(err, "(stb_image)");
+    ck_assert_message_contains(err, "cut.png: truncated PNG: chunk 'IDAT' at byte 33 declares 18372 bytes, "
+                                    "but only 159 remain in the file");
     ck_assert_ptr_null(image.pixels);
     free(bytes);
 }

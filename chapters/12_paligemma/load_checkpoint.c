@@ -40,16 +40,18 @@ static void format_name(char *name, const char *format, va_list args)
 static const float *convert_tensor(paligemma_model *model, safetensors_checkpoint *checkpoint, const char *name,
                                    int ndim, const int *shape, pg_error *err)
 {
+    /* The shape is checked against the file before the buffer is
+     * allocated, so a corrupt config.json cannot ask for more memory than
+     * the checkpoint holds. */
+    char stored_name[512];
+    if (safetensors_resolve_paligemma(checkpoint, name, stored_name, sizeof stored_name, err) != 0)
+        return NULL;
+    float *buffer = safetensors_load_f32_alloc(checkpoint, stored_name, ndim, shape, err);
+    if (buffer == NULL)
+        return NULL;
     size_t count = 1;
     for (int d = 0; d < ndim; d++)
         count *= (size_t)shape[d];
-    float *buffer = pg_calloc(count, sizeof(float), name, err);
-    if (buffer == NULL)
-        return NULL;
-    if (safetensors_load_paligemma_f32(checkpoint, name, ndim, shape, buffer, err) != 0) {
-        free(buffer);
-        return NULL;
-    }
     model->buffers[model->num_buffers++] = buffer;
     model->converted_bytes += count * sizeof(float);
     return buffer;
@@ -253,11 +255,22 @@ int paligemma_model_load(paligemma_model *model, const char *folder, FILE *log, 
         fprintf(log, "loading %s: %s\n", folder, paligemma_name_scheme_description(scheme));
 
     /* Room for every converted tensor: 16 per vision layer, 9 per text layer,
-     * and 10 more (embeddings, norms, projector, lm_head). */
+     * and 10 more (embeddings, norms, projector, lm_head). All but lm_head
+     * must be in the checkpoint, which bounds the layer counts of config.json
+     * before anything is allocated for them. */
     int vision_layers = model->config.vision_config.num_hidden_layers;
     int text_layers = model->config.text_config.num_hidden_layers;
-    model->buffers = pg_calloc((size_t)(16 * vision_layers + 9 * text_layers + 10), sizeof(float *),
-                               "the tensor list", err);
+    size_t num_tensors = 16 * (size_t)vision_layers + 9 * (size_t)text_layers + 10;
+    if (num_tensors - 1 > safetensors_num_tensors(checkpoint)) {
+        pg_error_set(err, "%s: config.json has %d vision and %d text layers, which need at least %zu tensors, "
+                     "but the checkpoint holds %zu; the config does not match the checkpoint", folder,
+                     vision_layers, text_layers, num_tensors - 1, safetensors_num_tensors(checkpoint));
+        pg_error saved = *err;
+        paligemma_model_free(model);
+        *err = saved;
+        return -1;
+    }
+    model->buffers = pg_calloc(num_tensors, sizeof(float *), "the tensor list", err);
     model->vision_layers = pg_calloc((size_t)vision_layers, sizeof *model->vision_layers, "the vision layers", err);
     model->text_layers = pg_calloc((size_t)text_layers, sizeof *model->text_layers, "the text layers", err);
     int status = -1;

@@ -206,10 +206,11 @@ static float *load_pixel_values(const char *path, int image_size)
 
 /* Prints the decoded answer. The embedding matrix can have more rows than
  * the tokenizer has pieces (paligemma-3b-pt-224 pads 257153 ids to 257216),
- * and a model may pick such an id; it is printed as <id:N>. */
+ * and a model may pick such an id; it is printed as <id:N>, with a warning. */
 static void print_answer(const tokenizer *tok, const int *ids, int count)
 {
-    size_t text_size = 64 + 64 * (size_t)count;
+    /* An id prints at most one piece (at most 1024 bytes, the loader's limit). */
+    size_t text_size = 64 + 1024 * (size_t)count;
     char *text = pg_xcalloc(text_size, 1, "the answer text");
     pg_error err;
     int start = 0;
@@ -224,8 +225,11 @@ static void print_answer(const tokenizer *tok, const int *ids, int count)
                 pg_die(PROGRAM, &err, EXIT_ERROR);
             fputs(text, stdout);
         }
-        if (end < count)
+        if (end < count) {
             printf("<id:%d>", ids[end]);
+            fprintf(stderr, PROGRAM ": warning: generated id %d has no piece in the tokenizer (ids 0..%d); "
+                    "printed as <id:%d>\n", ids[end], tok->vocab_size - 1, ids[end]);
+        }
         start = end + 1;
     }
     printf("\n");

@@ -5,6 +5,7 @@
 #include "paligemma_config.h"
 
 #include <cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,24 @@ static int parse_vision_config(siglip_vision_config *vision, const cJSON *object
     return 0;
 }
 
+/* Bounds the sizes whose products the model computes in int, so that a
+ * corrupt config.json is rejected here instead of overflowing later. */
+static int check_size_products(const paligemma_config *config, const char *name, pg_error *err)
+{
+    const gemma_config *text = &config->text_config;
+    const siglip_vision_config *vision = &config->vision_config;
+    if (vision->image_size > PALIGEMMA_MAX_IMAGE_SIZE)
+        return pg_error_set(err, "%s: vision_config.image_size is %d, over the limit of %d pixels per side "
+                            "(paligemma-3b-pt-224 has 224)", name, vision->image_size, PALIGEMMA_MAX_IMAGE_SIZE);
+    long long q_rows = (long long)text->num_attention_heads * text->head_dim;
+    long long kv_rows = (long long)text->num_key_value_heads * text->head_dim;
+    if (q_rows > INT_MAX || kv_rows > INT_MAX)
+        return pg_error_set(err, "%s: text_config.num_attention_heads %d (or num_key_value_heads %d) times "
+                            "head_dim %d is over %d; the config is corrupt", name, text->num_attention_heads,
+                            text->num_key_value_heads, text->head_dim, INT_MAX);
+    return 0;
+}
+
 int paligemma_config_parse(paligemma_config *config, const char *json_text, const char *name, pg_error *err)
 {
     memset(config, 0, sizeof *config);
@@ -190,6 +209,8 @@ int paligemma_config_parse(paligemma_config *config, const char *json_text, cons
         pg_error_set(err, "%s: %s", name, detail);
         goto done;
     }
+    if (check_size_products(config, name, err) != 0)
+        goto done;
     if (config->projection_dim != config->text_config.hidden_size) {
         pg_error_set(err, "%s: projection_dim is %d but text_config.hidden_size is %d; the projector output "
                      "must have the text width", name, config->projection_dim, config->text_config.hidden_size);

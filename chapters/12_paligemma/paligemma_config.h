@@ -21,6 +21,11 @@
 #include "09_siglip/siglip.h"
 #include "pg_error.h"
 
+/* The largest vision_config.image_size accepted: the image preprocessing's
+ * limit per side (IMAGE_MAX_SIDE), which also keeps the number of image
+ * tokens, (image_size / patch_size)^2, inside an int. */
+#define PALIGEMMA_MAX_IMAGE_SIZE 16384
+
 typedef struct {
     int image_token_index; /* id of <image>: 257152 in paligemma-3b-pt-224 */
     int projection_dim;    /* projector output width; must equal text hidden_size */
@@ -35,7 +40,9 @@ typedef struct {
 /* Parses config.json text. `name` is the file name used in messages. Checks
  * the model types, every field's type and range, and that the parts fit
  * together (projection_dim equals the text width, the image token is inside
- * the vocabulary). Returns 0, or -1 with a message naming the field. */
+ * the vocabulary, image_size is at most PALIGEMMA_MAX_IMAGE_SIZE, and the
+ * attention heads times head_dim fit an int). Returns 0, or -1 with a
+ * message naming the field. */
 int paligemma_config_parse(paligemma_config *config, const char *json_text, const char *name, pg_error *err);
 
 /* Reads and parses the file at path. */

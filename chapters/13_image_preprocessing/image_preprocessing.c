@@ -102,6 +102,83 @@ static int read_png_size(const uint8_t *bytes, size_t size, long *width, long *h
     return 1;
 }
 
+/* Checks that every PNG chunk fits in the file before stb_image reads it.
+ * stb_image 2.27 grows its buffer to an IDAT chunk's declared length (up to
+ * 2^31 bytes) before it reads the chunk, so a 100-byte file could make it
+ * allocate 2 GiB. A chunk is a 4-byte big-endian length, a 4-byte type, the
+ * data and a 4-byte CRC; the walk stops at IEND, as stb_image does. */
+static int check_png_chunks(const uint8_t *bytes, size_t size, const char *name, pg_error *err)
+{
+    size_t i = 8; /* after the signature */
+    while (i + 8 <= size) {
+        size_t length = (size_t)bytes[i] << 24 | (size_t)bytes[i + 1] << 16 | (size_t)bytes[i + 2] << 8 | bytes[i + 3];
+        const uint8_t *type = bytes + i + 4;
+        size_t left = size - (i + 8);
+        if (length > left)
+            return pg_error_set(err, "%s: truncated PNG: chunk '%c%c%c%c' at byte %zu declares %zu bytes, but "
+                                "only %zu remain in the file", name, type[0], type[1], type[2], type[3], i, length,
+                                left);
+        if (memcmp(type, "IEND", 4) == 0)
+            break;
+        i += 12 + length;
+    }
+    return 0;
+}
+
+/* The byte at bytes[i], or 0 past the end, as stb_image reads a short file. */
+static uint8_t byte_or_zero(const uint8_t *bytes, size_t size, size_t i)
+{
+    return i < size ? bytes[i] : 0;
+}
+
+/* Checks every Huffman table of a JPEG before stb_image reads it. stb_image
+ * 2.27 (Debian 12's libstb) copies a table's 16 code counts into arrays of
+ * 256 symbols without checking their sum, so a corrupt DHT segment whose
+ * counts add up to more than 256 writes past those arrays. The walk follows
+ * the marker segments by their lengths, as the JPEG standard lays them out
+ * and as stb_image reads them; inside entropy-coded data only 0xFF followed
+ * by a marker code starts a segment. */
+static int check_jpeg_huffman_tables(const uint8_t *bytes, size_t size, const char *name, pg_error *err)
+{
+    size_t i = 2; /* after SOI */
+    while (i + 1 < size) {
+        /* Entropy-coded data, fill bytes, and markers without a length. */
+        uint8_t marker = bytes[i + 1];
+        if (bytes[i] != 0xFF || marker == 0xFF) {
+            i++;
+            continue;
+        }
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {
+            i += 2;
+            continue;
+        }
+        if (marker == 0xD9) /* EOI: stb_image stops here */
+            break;
+
+        /* A segment: marker, 2-byte big-endian length (itself included), payload. */
+        size_t length = (size_t)byte_or_zero(bytes, size, i + 2) << 8 | byte_or_zero(bytes, size, i + 3);
+        if (marker == 0xC4) {
+            /* DHT: tables of (class and id, 16 counts, the symbols), read
+             * for as long as the declared length lasts, as stb_image does. */
+            long left = (long)length - 2;
+            size_t p = i + 4;
+            while (left > 0) {
+                size_t codes = 0;
+                for (size_t k = 1; k <= 16; k++)
+                    codes += byte_or_zero(bytes, size, p + k);
+                if (codes > 256)
+                    return pg_error_set(err, "%s: invalid JPEG: the Huffman table (DHT segment) at byte %zu "
+                                        "has %zu codes, expected at most 256; the file is corrupt",
+                                        name, i, codes);
+                p += 17 + codes;
+                left -= 17 + (long)codes;
+            }
+        }
+        i += 2 + length;
+    }
+    return 0;
+}
+
 int image_check_size(const char *name, int width, int height, pg_error *err)
 {
     if (width <= 0 || height <= 0)
@@ -190,6 +267,13 @@ int image_decode_rgb(rgb_image *image, const uint8_t *bytes, size_t size, const 
     if (size > INT_MAX)
         return pg_error_set(err, "%s: file of %zu bytes is too large for stb_image (at most %d)",
                             name, size, INT_MAX);
+
+    /* Guard stb_image's JPEG reader against corrupt Huffman tables, and
+     * its PNG reader against chunk lengths past the end of the file. */
+    if (format == FORMAT_JPEG && check_jpeg_huffman_tables(bytes, size, name, err) != 0)
+        return -1;
+    if (format == FORMAT_PNG && check_png_chunks(bytes, size, name, err) != 0)
+        return -1;
 
     /* Read the size from the header, and check it before anything is allocated. */
     long png_width = 0, png_height = 0;

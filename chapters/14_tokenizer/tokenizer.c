@@ -211,7 +211,8 @@ static int normalize(const char *text, size_t length, char *out, int *out_length
 }
 
 /* Splits the normalized text into symbols: the longest user-defined piece
- * that starts here (frozen), else one UTF-8 character. */
+ * that starts here (frozen), else one UTF-8 character. Every symbol is at
+ * least one byte, so there are at most text_length of them. */
 static void split_into_symbols(bpe_state *st)
 {
     const tokenizer *tok = st->tok;
@@ -233,9 +234,15 @@ static void split_into_symbols(bpe_state *st)
             }
         }
 
-        /* Else one character (the text is well-formed UTF-8 by now). */
-        if (!s->frozen)
-            s->length = utf8_character_length((const uint8_t *)st->text + pos, (size_t)left);
+        /* Else one character. The text is well-formed UTF-8, but a model may
+         * hold a user-defined piece that ends inside a character (e.g.
+         * "on\xE2"), which leaves a continuation byte here: that byte is a
+         * symbol of its own, as in sentencepiece, whose OneCharLen reads 1
+         * for it. */
+        if (!s->frozen) {
+            int length = utf8_character_length((const uint8_t *)st->text + pos, (size_t)left);
+            s->length = length > 0 ? length : 1;
+        }
         pos += s->length;
     }
 }
