@@ -265,7 +265,7 @@ $(TEST_RUNNER): $(TEST_OBJS) $(LIB)
 # instructions elsewhere; its tests compare it with the naive linear().
 # AVX-512 is left out: it was no faster here and valgrind 3.19 cannot run it.
 FAST_LINEAR_FLAGS := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo -mavx2 -mfma)
-$(BUILD)/common/linear_fast.o: CFLAGS += $(FAST_LINEAR_FLAGS) -ffp-contract=fast
+$(BUILD)/common/linear_fast.o: CFLAGS += -O3 $(FAST_LINEAR_FLAGS) -ffp-contract=fast
 
 clean:
 	rm -rf $(BUILD)
