@@ -328,7 +328,7 @@ int main(int argc, char **argv)
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     fprintf(stderr, "vision %.3f s, prefill %.3f s (%d tokens), decode %d tokens in %.3f s (%.2f tokens/s), "
-            "peak memory %.0f MB\n", timings.vision_seconds, timings.prefill_seconds, num_ids, timings.decode_steps,
+            "peak memory %.0f MiB\n", timings.vision_seconds, timings.prefill_seconds, num_ids, timings.decode_steps,
             timings.decode_seconds, tokens_per_second, usage.ru_maxrss / 1024.0);
 
     free(output);

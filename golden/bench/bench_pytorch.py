@@ -6,7 +6,7 @@
 
 Prints one JSON line: vision_seconds (vision tower and projector),
 prefill_seconds (time to the first token, vision included), decode steps and
-seconds (the tokens after the first, eos ignored) and peak_rss_mb. Weights are
+seconds (the tokens after the first, eos ignored) and peak_rss_mib. Weights are
 float32 in memory, as PyTorch on the CPU computes in float32.
 """
 import argparse
@@ -77,7 +77,7 @@ def main() -> None:
     print(json.dumps({
         "load_seconds": load_seconds, "vision_seconds": vision_seconds, "prefill_seconds": prefill_seconds,
         "decode_steps": args.max_tokens - 1, "decode_seconds": decode_seconds,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "threads": args.threads,
     }))
 

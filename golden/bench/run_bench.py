@@ -76,11 +76,11 @@ def main() -> None:
                     "--input-ids", id_list, "--max-tokens", str(args.max_tokens), "--ignore-eos"], env)
     c_wall = time.perf_counter() - start
     timing = re.search(r"vision ([0-9.]+) s, prefill ([0-9.]+) s \((\d+) tokens\), decode (\d+) tokens in "
-                       r"([0-9.]+) s .*peak memory ([0-9.]+) MB", c_output)
+                       r"([0-9.]+) s .*peak memory ([0-9.]+) MiB", c_output)
     c = {"vision_seconds": float(timing.group(1)),
          "prefill_seconds": float(timing.group(1)) + float(timing.group(2)),
          "decode_steps": int(timing.group(4)), "decode_seconds": float(timing.group(5)),
-         "peak_rss_mb": float(timing.group(6))}
+         "peak_rss_mib": float(timing.group(6))}
 
     py_output = run([sys.executable, os.path.join(HERE, "bench_pytorch.py"), "--model", folder,
                      "--pixel-values", pixels, "--input-ids", id_list, "--max-tokens", str(args.max_tokens),
@@ -97,7 +97,7 @@ def main() -> None:
         ("vision tower + projector (s)", c["vision_seconds"], py["vision_seconds"]),
         ("time to first token (s), 264-token prompt", c["prefill_seconds"], py["prefill_seconds"]),
         (f"decode (tokens/s, {args.max_tokens - 1} steps)", c_rate, py_rate),
-        ("peak resident memory (MB)", c["peak_rss_mb"], py["peak_rss_mb"]),
+        ("peak resident memory (MiB)", c["peak_rss_mib"], py["peak_rss_mib"]),
     ]
     print()
     print(f"| measure | C | PyTorch | C / PyTorch |")
@@ -109,6 +109,9 @@ def main() -> None:
           f"weights, so the limit is {limit:.2f} tokens/s")
     print(f"C decode: {c_rate:.2f} tokens/s = {100 * c_rate / limit:.0f}% of the limit; "
           f"PyTorch (float32 weights, {2 * per_token / 1e9:.2f} GB per step): {py_rate:.2f} tokens/s")
+    weight_mib = sum(2 * int(np.prod(shape)) for _, shape in tensor_shapes(config)) / 2**20
+    print(f"bfloat16 weights: {weight_mib:.0f} MiB; C peak memory is {100 * c['peak_rss_mib'] / weight_mib:.0f}% "
+          f"of that (the KV cache and activations included)")
     print(f"threads: {args.threads}; C wall time {c_wall:.1f} s")
 
 
