@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "12_paligemma/boxes.h"
 #include "12_paligemma/paligemma.h"
 #include "13_image_preprocessing/image_preprocessing.h"
 #include "14_tokenizer/tokenizer.h"
@@ -48,6 +49,8 @@ static void print_help(FILE *out)
             "                        (default 1)\n"
             "  --seed S              seed of the sampling random numbers (default 0)\n"
             "  --print-ids           also print the generated token ids on a line of their own\n"
+            "  --boxes OUT.png       for a detection answer (<locY1><locX1><locY2><locX2> label ; ...),\n"
+            "                        draw the boxes and labels on the --image and write it to OUT.png\n"
             "  --help                print this help\n"
             "\n"
             "Exit status: 0 on success, 2 on any error (the message says what and where).\n");
@@ -64,6 +67,7 @@ typedef struct {
     float top_p;
     unsigned long long seed;
     int print_ids;
+    const char *boxes;
 } options;
 
 static void usage_error(const char *format, const char *value)
@@ -134,6 +138,8 @@ static options parse_options(int argc, char **argv)
             o.temperature = parse_float(arg, value, 0.0f, 100.0f);
         else if (strcmp(arg, "--top-p") == 0)
             o.top_p = parse_float(arg, value, 1e-6f, 1.0f);
+        else if (strcmp(arg, "--boxes") == 0)
+            o.boxes = value;
         else if (strcmp(arg, "--seed") == 0)
             o.seed = (unsigned long long)parse_long(arg, value, 0, LONG_MAX);
         else
@@ -145,6 +151,8 @@ static options parse_options(int argc, char **argv)
         usage_error("%s", "give exactly one of --image FILE and --pixel-values FILE.npy");
     if ((o.prompt == NULL) == (o.input_ids == NULL))
         usage_error("%s", "give exactly one of --prompt TEXT and --input-ids IDS");
+    if (o.boxes != NULL && o.image == NULL)
+        usage_error("%s", "--boxes draws on the --image FILE: give --image instead of --pixel-values");
     return o;
 }
 
@@ -188,6 +196,17 @@ static float *load_pixel_values(const char *path, int image_size)
         exit(EXIT_ERROR);
     }
     return array.data;
+}
+
+/* Draws the boxes of a detection answer on the image; says on stderr how many. */
+static void draw_answer_boxes(const char *image_path, const char *answer, const char *out_path)
+{
+    paligemma_box boxes[64];
+    int num_boxes = paligemma_parse_boxes(answer, boxes, 64);
+    pg_error err;
+    if (paligemma_draw_boxes(image_path, boxes, num_boxes, out_path, &err) != 0)
+        pg_die(PROGRAM, &err, EXIT_ERROR);
+    fprintf(stderr, "%d box%s drawn into %s\n", num_boxes, num_boxes == 1 ? "" : "es", out_path);
 }
 
 int main(int argc, char **argv)
@@ -259,6 +278,8 @@ int main(int argc, char **argv)
         if (tokenizer_decode(&tok, output, num_answer, text, text_size, &err) != 0)
             pg_die(PROGRAM, &err, EXIT_ERROR);
         printf("%s\n", text);
+        if (o.boxes != NULL)
+            draw_answer_boxes(o.image, text, o.boxes);
         free(text);
     }
     if (o.print_ids || !have_tokenizer) {
