@@ -5,6 +5,7 @@
 #   make test-debug  the suites at -O0 in one process (CK_FORK=no), e.g.
 #                    make test-debug DEBUGGER="valgrind --leak-check=full"
 #   make golden      regenerate golden/*/ with PyTorch (needs Debian's python3-torch)
+#   make eval        score the tiny-shapes model, C against PyTorch (EVAL_ARGS="--scenes 50")
 #   make deps        install the missing Debian build packages with apt-get
 #   make clean       remove build/
 #
@@ -43,7 +44,7 @@ DEB_BUILD_PACKAGES  := build-essential pkg-config check libstb-dev libcjson-dev
 DEB_GOLDEN_PACKAGES := python3-torch python3-numpy python3-pil python3-sentencepiece libopenblas0-pthread
 PYTHON := /usr/bin/python3
 
-.PHONY: all run test test-debug golden deps deps-golden clean
+.PHONY: all run test test-debug golden eval deps deps-golden clean
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(PROGRAMS) $(TEST_RUNNER)
@@ -63,6 +64,12 @@ test-debug: deps
 
 golden: deps-golden
 	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) golden/make_golden.py $(CHAPTERS)
+
+# Scores the trained tiny-shapes model (golden/tiny_shapes/model) on 300 new scenes,
+# with build/paligemma and with the PyTorch reference, and lists where they differ.
+eval: deps-golden
+	@$(MAKE) --no-print-directory $(BUILD)/paligemma
+	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) golden/tiny_shapes/eval.py $(EVAL_ARGS)
 
 # Installs only what is missing, and says what; prints nothing when all is there.
 deps:

@@ -29,19 +29,24 @@ resumes from it) and train.log.
     /usr/bin/python3 golden/tiny_shapes/train.py                 # train or resume
     /usr/bin/python3 golden/tiny_shapes/train.py --minutes 1     # measure throughput
 """
-import argparse
-import json
-import math
 import os
-import pickle
-import sys
-import time
-from typing import Dict, List, Tuple
 
-import numpy as np
-import sentencepiece as spm
-import torch
-from torch import nn
+# One thread in all: NumPy's OpenBLAS and torch's OpenMP pools read these before they start.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import pickle  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from typing import Dict, List, Tuple  # noqa: E402
+
+import numpy as np  # noqa: E402
+import sentencepiece as spm  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # golden/
