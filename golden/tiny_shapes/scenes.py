@@ -50,8 +50,12 @@ def location_token(value: float, size: int) -> str:
     return "<loc%04d>" % min(1023, max(0, bin_index))
 
 
-def draw_scene(rng: np.random.Generator) -> Scene:
-    """Draw one scene: background, noise, then 1 to 3 shapes that do not overlap."""
+def draw_scene(rng: np.random.Generator, num_objects: int = 0) -> Scene:
+    """Draw one scene: background, noise, then 1 to 3 shapes that do not overlap.
+
+    num_objects > 0 fixes the number of shapes; the generator is advanced the
+    same way either way, so a seed draws the same backgrounds and sizes.
+    """
     width = int(rng.integers(48, 160))
     height = int(np.clip(width * rng.uniform(0.6, 1.6), 40, 200))
     background = tuple(int(v) for v in rng.integers(60, 200) + rng.integers(-25, 26, size=3))
@@ -60,10 +64,12 @@ def draw_scene(rng: np.random.Generator) -> Scene:
 
     objects: List[SceneObject] = []
     wanted = int(rng.integers(1, 4))
+    if num_objects > 0:
+        wanted = num_objects
     for _ in range(60):
         if len(objects) == wanted:
             break
-        side = rng.uniform(0.22, 0.42) * min(width, height)
+        side = rng.uniform(0.28, 0.45) * min(width, height)
         x0 = rng.uniform(0, width - side)
         y0 = rng.uniform(0, height - side)
         box = (x0, y0, x0 + side, y0 + side)

@@ -124,12 +124,17 @@ def loc_id(tokenizer: spm.SentencePieceProcessor) -> int:
 
 
 def init_weights(model: PaliGemmaForConditionalGeneration, first_loc: int) -> None:
-    """Small normal weights (std 0.02), zero biases; sinusoidal location embeddings."""
+    """Set the projector and Gemma to small normal weights (std 0.02) and zero biases,
+    and the location embeddings to sinusoids of the bin index.
+
+    The vision tower keeps PyTorch's default initialization: in a 1-minute probe
+    (SigLIP plus a linear shape classifier) it learned shapes faster than with std 0.02.
+    """
     with torch.no_grad():
         for name, parameter in model.named_parameters():
-            if name.endswith("layernorm.weight") and "vision" in name:
-                parameter.fill_(1.0)       # LayerNorm scales (SigLIP)
-            elif name.endswith("norm.weight"):
+            if name.startswith("vision_tower."):
+                continue
+            if name.endswith("norm.weight"):
                 parameter.zero_()          # Gemma RMSNorm multiplies by 1 + weight
             elif name.endswith(".bias"):
                 parameter.zero_()
@@ -168,11 +173,11 @@ class Encoder:
 
 
 def draw_batch(rng: np.random.Generator, num_images: int, kinds: Tuple[str, ...], encoder: Encoder,
-               with_absent: bool):
+               with_absent: bool, num_objects: int = 0):
     """Draw scenes; return pixels [N, 3, I, I], the image of each sequence, the sequences."""
     pixels, image_of, sequences, task_kinds = [], [], [], []
     for i in range(num_images):
-        scene = scenes.draw_scene(rng)
+        scene = scenes.draw_scene(rng, num_objects)
         pixels.append(scenes.preprocess(scene.image, IMAGE_SIZE))
         for kind, prompt, answer in scenes.tasks(scene, with_absent=with_absent):
             if kind in kinds:
@@ -293,10 +298,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", default=DEFAULT_CACHE, help="folder for tokenizer, checkpoint and log")
     parser.add_argument("--minutes", type=float, default=0, help="stop after this many minutes (0: never)")
-    parser.add_argument("--total-steps", type=int, default=18000, help="length of the learning-rate schedule")
-    parser.add_argument("--stage1-steps", type=int, default=3000, help="steps of captions and colors only")
+    parser.add_argument("--total-steps", type=int, default=16000, help="length of the learning-rate schedule")
+    parser.add_argument("--stage1-steps", type=int, default=6000, help="steps of captions and colors only")
+    parser.add_argument("--single-object-steps", type=int, default=3000,
+                        help="first steps with one shape per scene (within stage 1)")
     parser.add_argument("--images-per-step", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=1.5e-3)
     parser.add_argument("--warmup-steps", type=int, default=300)
     parser.add_argument("--loc-sigma", type=float, default=12.0, help="width in bins of the soft location target")
     parser.add_argument("--save-minutes", type=float, default=3.0)
@@ -351,8 +358,11 @@ def main() -> None:
         step = state["step"]
         stage1 = step < args.stage1_steps
         kinds = ("caption", "color") if stage1 else ("caption", "detect", "color")
+        # Scenes of one shape first: the caption then names the shape of the whole image.
+        num_objects = 1 if step < args.single_object_steps else 0
         pixels, image_of, sequences, _ = draw_batch(rng, args.images_per_step, kinds, encoder,
-                                                    with_absent=not stage1 and rng.random() < 0.3)
+                                                    with_absent=not stage1 and rng.random() < 0.3,
+                                                    num_objects=num_objects)
         ids, mask, rows, targets = pack(sequences)
         logits = forward_rows(model, pixels, image_of, ids, mask, rows)
         target = soft_targets(targets, logits.shape[1], first_loc, args.loc_sigma)
