@@ -41,7 +41,7 @@ import math  # noqa: E402
 import pickle  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from typing import Dict, List, Tuple  # noqa: E402
+from typing import Dict, List, Optional, Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 import sentencepiece as spm  # noqa: E402
@@ -175,16 +175,46 @@ class Encoder:
 def draw_batch(rng: np.random.Generator, num_images: int, kinds: Tuple[str, ...], encoder: Encoder,
                with_absent: bool, num_objects: int = 0):
     """Draw scenes; return pixels [N, 3, I, I], the image of each sequence, the sequences."""
-    pixels, image_of, sequences, task_kinds = [], [], [], []
+    pixels, image_of, sequences, task_kinds, labels = [], [], [], [], []
     for i in range(num_images):
         scene = scenes.draw_scene(rng, num_objects)
         pixels.append(scenes.preprocess(scene.image, IMAGE_SIZE))
+        labels.append(patch_labels(scene))
         for kind, prompt, answer in scenes.tasks(scene, with_absent=with_absent):
             if kind in kinds:
                 image_of.append(i)
                 sequences.append((encoder.prefix(prompt), encoder.suffix(answer)))
                 task_kinds.append(kind)
-    return torch.from_numpy(np.stack(pixels)), torch.tensor(image_of), sequences, task_kinds
+    return (torch.from_numpy(np.stack(pixels)), torch.tensor(image_of), sequences, task_kinds,
+            torch.from_numpy(np.stack(labels)))
+
+
+def patch_labels(scene: scenes.Scene) -> np.ndarray:
+    """Return [2, P] int64: for each patch, the shape (0 none, 1 + index in SHAPES) and the
+    color (0 none, 1 + index in COLORS) of the object whose box covers most of it.
+
+    These are the targets of the auxiliary patch loss (see main); a patch whose
+    best overlap is under a tenth of its area is "none".
+    """
+    width, height = scene.image.size
+    grid = IMAGE_SIZE // PATCH_SIZE
+    labels = np.zeros((2, grid * grid), dtype=np.int64)
+    best = np.full(grid * grid, 0.1)
+    colors = list(scenes.COLORS)
+    for obj in scene.objects:
+        # The box in patch units of the resized image.
+        x0, y0 = obj.box[0] / width * grid, obj.box[1] / height * grid
+        x1, y1 = obj.box[2] / width * grid, obj.box[3] / height * grid
+        for row in range(grid):
+            for column in range(grid):
+                overlap = (max(0.0, min(x1, column + 1) - max(x0, column))
+                           * max(0.0, min(y1, row + 1) - max(y0, row)))
+                patch = row * grid + column
+                if overlap > best[patch]:
+                    best[patch] = overlap
+                    labels[0, patch] = 1 + scenes.SHAPES.index(obj.shape)
+                    labels[1, patch] = 1 + colors.index(obj.color)
+    return labels
 
 
 def pack(sequences: List[Tuple[List[int], List[int]]]):
@@ -231,10 +261,17 @@ def soft_targets(targets: torch.Tensor, vocab_size: int, first_loc: int, sigma: 
 
 
 def forward_rows(model: PaliGemmaForConditionalGeneration, pixels: torch.Tensor, image_of: torch.Tensor,
-                 ids: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """The model's forward pass, with the vision tower once per image; logits of `rows` only."""
+                 ids: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor,
+                 vision_outputs: Optional[List[torch.Tensor]] = None) -> torch.Tensor:
+    """Run the model's forward pass, with the vision tower once per image; return the logits of `rows`.
+
+    vision_outputs, when given, receives the vision tower's output [N, P, E].
+    """
     config = model.config
-    image_features = model.multi_modal_projector(model.vision_tower(pixels))[image_of]
+    vision_output = model.vision_tower(pixels)
+    if vision_outputs is not None:
+        vision_outputs.append(vision_output)
+    image_features = model.multi_modal_projector(vision_output)[image_of]
     inputs_embeds = model.language_model.model.embed_tokens(ids)
     inputs_embeds = _merge_input_ids_with_image_features(image_features, inputs_embeds, ids,
                                                          config.text_config.hidden_size,
@@ -257,7 +294,7 @@ def validate(model, encoder: Encoder, num_images: int = 100) -> Dict[str, float]
     so this equals greedy exact match, at the cost of one forward pass.
     """
     rng = np.random.default_rng(999)
-    pixels, image_of, sequences, kinds = draw_batch(rng, num_images, ("caption", "detect", "color"),
+    pixels, image_of, sequences, kinds, _ = draw_batch(rng, num_images, ("caption", "detect", "color"),
                                                     encoder, with_absent=False)
     ids, mask, rows, targets = pack(sequences)
     model.eval()
@@ -288,9 +325,10 @@ def learning_rate(step: int, args) -> float:
     return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def save_checkpoint(path: str, model, optimizer, state: Dict) -> None:
+def save_checkpoint(path: str, model, patch_head, optimizer, state: Dict) -> None:
     temporary = path + ".tmp"
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state}, temporary)
+    torch.save({"model": model.state_dict(), "patch_head": patch_head.state_dict(),
+                "optimizer": optimizer.state_dict(), "state": state}, temporary)
     os.replace(temporary, path)
 
 
@@ -302,6 +340,8 @@ def main() -> None:
     parser.add_argument("--stage1-steps", type=int, default=6000, help="steps of captions and colors only")
     parser.add_argument("--single-object-steps", type=int, default=3000,
                         help="first steps with one shape per scene (within stage 1)")
+    parser.add_argument("--patch-loss-weight", type=float, default=1.0,
+                        help="weight of the auxiliary shape and color loss on the vision patches (0: off)")
     parser.add_argument("--images-per-step", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1.5e-3)
     parser.add_argument("--warmup-steps", type=int, default=300)
@@ -336,14 +376,27 @@ def main() -> None:
     no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.98))
+    # Training only, never exported: a linear head on each vision patch that predicts the
+    # shape and color there (4 + 7 classes), a dense signal that the shape tokens lack.
+    patch_head = nn.Linear(config.vision_config.hidden_size, 4 + 1 + len(scenes.COLORS))
+    patch_group = {"params": list(patch_head.parameters()), "weight_decay": 0.0}
     rng = np.random.default_rng(args.seed)
     state = {"step": 0, "samples": 0, "images": 0, "seconds": 0.0}
 
     checkpoint_path = os.path.join(args.cache, "checkpoint.pt")
-    if os.path.exists(checkpoint_path):
+    if not os.path.exists(checkpoint_path):
+        optimizer.add_param_group(patch_group)
+    else:
         saved = torch.load(checkpoint_path)
         model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
+        # A checkpoint from before the patch head has two parameter groups.
+        if "patch_head" in saved:
+            patch_head.load_state_dict(saved["patch_head"])
+            optimizer.add_param_group(patch_group)
+            optimizer.load_state_dict(saved["optimizer"])
+        else:
+            optimizer.load_state_dict(saved["optimizer"])
+            optimizer.add_param_group(patch_group)
         state = saved["state"]
         rng = pickle.loads(state.pop("rng"))
         log(f"resumed from {checkpoint_path} at step {state['step']}, {state['samples']} samples")
@@ -360,19 +413,25 @@ def main() -> None:
         kinds = ("caption", "color") if stage1 else ("caption", "detect", "color")
         # Scenes of one shape first: the caption then names the shape of the whole image.
         num_objects = 1 if step < args.single_object_steps else 0
-        pixels, image_of, sequences, _ = draw_batch(rng, args.images_per_step, kinds, encoder,
-                                                    with_absent=not stage1 and rng.random() < 0.3,
-                                                    num_objects=num_objects)
+        pixels, image_of, sequences, _, labels = draw_batch(rng, args.images_per_step, kinds, encoder,
+                                                            with_absent=not stage1 and rng.random() < 0.3,
+                                                            num_objects=num_objects)
         ids, mask, rows, targets = pack(sequences)
-        logits = forward_rows(model, pixels, image_of, ids, mask, rows)
+        vision_outputs: List[torch.Tensor] = []
+        logits = forward_rows(model, pixels, image_of, ids, mask, rows, vision_outputs)
         target = soft_targets(targets, logits.shape[1], first_loc, args.loc_sigma)
         loss = -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+        if args.patch_loss_weight > 0:
+            patch_logits = patch_head(vision_outputs[0])  # [N, P, 11]
+            patch_loss = (nn.functional.cross_entropy(patch_logits[..., :4].reshape(-1, 4), labels[:, 0].reshape(-1))
+                          + nn.functional.cross_entropy(patch_logits[..., 4:].reshape(-1, 7), labels[:, 1].reshape(-1)))
+            loss = loss + args.patch_loss_weight * patch_loss
 
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(list(model.parameters()) + list(patch_head.parameters()), 1.0)
         optimizer.step()
 
         state["step"] += 1
@@ -394,7 +453,7 @@ def main() -> None:
                 f"{k} {v:.3f}" for k, v in sorted(validate(model, encoder).items())))
         stop = args.minutes and now - started > args.minutes * 60
         if now - last_save > args.save_minutes * 60 or stop or state["step"] == args.total_steps:
-            save_checkpoint(checkpoint_path, model, optimizer, dict(state, rng=pickle.dumps(rng)))
+            save_checkpoint(checkpoint_path, model, patch_head, optimizer, dict(state, rng=pickle.dumps(rng)))
             last_save = now
             log(f"saved {checkpoint_path} at step {state['step']}")
         if stop:
