@@ -28,6 +28,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import sentencepiece as spm
 import torch
+from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -127,7 +128,7 @@ class Reference:
 # ---- scenes -------------------------------------------------------------------------
 
 def requests_for(scene: scenes.Scene, rng: np.random.Generator) -> List[Tuple[str, str, str]]:
-    """A caption, one detection of a present shape, one color question when a shape occurs once."""
+    """Pick a caption, one detection of a present shape, and one color question if a shape occurs once."""
     triples = scenes.tasks(scene)
     chosen = [t for t in triples if t[0] == "caption"]
     for kind in ("detect", "color"):
@@ -144,6 +145,8 @@ def draw_with_imagemagick(rng: np.random.Generator, path: str) -> Optional[scene
         return None
     width, height = int(rng.integers(64, 200)), int(rng.integers(64, 200))
     gray = int(rng.integers(80, 200))
+
+    # Place the shapes as scenes.draw_scene does: apart, with distinct centers.
     objects = []
     commands = []
     wanted = int(rng.integers(1, 4))
@@ -167,17 +170,17 @@ def draw_with_imagemagick(rng: np.random.Generator, path: str) -> Optional[scene
         else:
             primitive = f"polygon {(x0 + x1) / 2:.1f},{y0:.1f} {x1:.1f},{y1:.1f} {x0:.1f},{y1:.1f}"
         commands += ["-fill", SHAPE_COLORS_MAGICK[color], "-draw", primitive]
+
     subprocess.run([convert, "-size", f"{width}x{height}", f"xc:rgb({gray},{gray},{gray})"] + commands + [path],
                    check=True)
     objects.sort(key=lambda o: (o.box[0] + o.box[2]) / 2)
-    from PIL import Image
     return scenes.Scene(Image.open(path).convert("RGB"), objects)
 
 
 # ---- the evaluation ----------------------------------------------------------------
 
 def evaluate(items, binary: str, model_dir: str, reference: Reference, title: str) -> None:
-    """Run every (image path, scene, kind, prompt, truth) through C and PyTorch; print the table."""
+    """Run every (image path, kind, prompt, truth) through C and PyTorch; print the table."""
     scores: Dict[str, Dict[str, List[float]]] = {"C": {}, "PyTorch": {}}
     disagreements = []
     c_seconds = 0.0
