@@ -342,6 +342,10 @@ def main() -> None:
                         help="first steps with one shape per scene (within stage 1)")
     parser.add_argument("--patch-loss-weight", type=float, default=1.0,
                         help="weight of the auxiliary shape and color loss on the vision patches (0: off)")
+    # Greedy decoding compares <eos> with the most likely single location bin, so even a
+    # few empty answers in training make a detection start with <eos> while the bins are uncertain.
+    parser.add_argument("--absent-rate", type=float, default=0.0,
+                        help="share of stage-2 batches that also ask to detect absent shapes (empty answer)")
     parser.add_argument("--images-per-step", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1.5e-3)
     parser.add_argument("--warmup-steps", type=int, default=300)
@@ -414,7 +418,7 @@ def main() -> None:
         # Scenes of one shape first: the caption then names the shape of the whole image.
         num_objects = 1 if step < args.single_object_steps else 0
         pixels, image_of, sequences, _, labels = draw_batch(rng, args.images_per_step, kinds, encoder,
-                                                            with_absent=not stage1 and rng.random() < 0.3,
+                                                            with_absent=not stage1 and rng.random() < args.absent_rate,
                                                             num_objects=num_objects)
         ids, mask, rows, targets = pack(sequences)
         vision_outputs: List[torch.Tensor] = []
