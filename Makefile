@@ -1,6 +1,7 @@
 # PaliGemma in C: one Makefile for the chapters, the tests and the programs.
 #
-#   make run         build and run paligemma on a bundled checkpoint (installs missing packages first)
+#   make run         build and run paligemma with the bundled model on the example images
+#                    (installs missing packages first)
 #   make test        build and run every Check suite; exits non-zero on any failure
 #   make test NAIVE=1  the same with every Linear as the plain naive loop
 #   make test-debug  the suites at -O0 in one process (CK_FORK=no), e.g.
@@ -12,6 +13,7 @@
 #   make sanitize    the suites under AddressSanitizer and UndefinedBehaviorSanitizer
 #   make valgrind    `make run`'s command under valgrind (memcheck, leaks)
 #   make fuzz        build the libFuzzer targets of tests/fuzz/ and run each FUZZ_SECONDS
+#   make eval        score the tiny-shapes model, C against PyTorch (EVAL_ARGS="--scenes 50")
 #   make deps        install the missing Debian build packages with apt-get
 #   make clean       remove build/
 #
@@ -57,19 +59,21 @@ DEB_BUILD_PACKAGES  := build-essential pkg-config check libstb-dev libcjson-dev
 DEB_GOLDEN_PACKAGES := python3-torch python3-numpy python3-pil python3-sentencepiece libopenblas0-pthread
 PYTHON := /usr/bin/python3
 
-.PHONY: all run test test-binaries test-debug golden compare bench deps deps-golden clean sanitize valgrind fuzz
+.PHONY: all run test test-binaries test-debug golden compare bench eval deps deps-golden clean sanitize valgrind fuzz
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(PROGRAMS) $(TEST_RUNNER)
 
-# The main job: the paligemma program on a bundled checkpoint and image.
-# NOTE: tiny_f32 has random weights, so its answer is noise; it shows the
-# whole pipeline running until a trained model is bundled. RUN_TARGETS are
-# built first, then RUN_COMMAND runs; `make valgrind` runs the same command.
-RUN_MODEL   ?= golden/12_paligemma/tiny_f32
-RUN_TARGETS  = $(PROGRAMS)
-RUN_COMMAND  = ./$(BUILD)/paligemma --model $(RUN_MODEL) --image golden/12_paligemma/photo.png \
-               --prompt "caption en" --max-tokens 12
+# The main job: the paligemma program with the bundled tiny-shapes model on
+# the example images (a caption, detections with boxes drawn into
+# build/examples/, and color questions). RUN_TARGETS are built first, then
+# RUN_COMMAND runs. `make valgrind` runs VALGRIND_COMMAND, one of those
+# requests, because valgrind must start the program itself.
+RUN_MODEL        ?= golden/tiny_shapes/model
+RUN_TARGETS       = $(PROGRAMS)
+RUN_COMMAND       = PALIGEMMA=./$(BUILD)/paligemma golden/tiny_shapes/run_examples.sh $(RUN_MODEL)
+VALGRIND_COMMAND  = ./$(BUILD)/paligemma --model $(RUN_MODEL) --image golden/tiny_shapes/examples/shapes_1.png \
+                    --prompt "detect square" --boxes $(BUILD)/valgrind-boxes.png
 
 run: deps
 	@$(MAKE) --no-print-directory $(RUN_TARGETS)
@@ -111,6 +115,11 @@ compare: $(BUILD)/paligemma $(BUILD)/paligemma-compare
 bench: deps deps-golden
 	@$(MAKE) --no-print-directory $(PROGRAMS)
 	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) golden/bench/run_bench.py --build $(BUILD)
+# Scores the trained tiny-shapes model (golden/tiny_shapes/model) on 300 new scenes,
+# with build/paligemma and with the PyTorch reference, and lists where they differ.
+eval: deps-golden
+	@$(MAKE) --no-print-directory $(BUILD)/paligemma
+	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) golden/tiny_shapes/eval.py $(EVAL_ARGS)
 
 # Installs only what is missing, and says what; prints nothing when all is there.
 deps:
@@ -142,7 +151,7 @@ VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kind
 valgrind: deps
 	@./.ci/install-debian-packages valgrind
 	@$(MAKE) --no-print-directory $(RUN_TARGETS)
-	$(VALGRIND) $(RUN_COMMAND)
+	$(VALGRIND) $(VALGRIND_COMMAND)
 
 # libFuzzer targets: tests/fuzz/fuzz_<name>.c, built with clang into
 # build/fuzz/ together with the library (and stb_image, so that the decoder

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "12_paligemma/activation_dump.h"
+#include "12_paligemma/boxes.h"
 #include "12_paligemma/paligemma.h"
 #include "13_image_preprocessing/image_preprocessing.h"
 #include "14_tokenizer/tokenizer.h"
@@ -54,6 +55,8 @@ static void print_help(FILE *out)
             "  --dump-activations DIR\n"
             "                        write every intermediate tensor as DIR/<name>.npy, and their\n"
             "                        order, dtype and shape to DIR/index.txt (see docs/numerics.md)\n"
+            "  --boxes OUT.png       for a detection answer (<locY1><locX1><locY2><locX2> label ; ...),\n"
+            "                        draw the boxes and labels on the --image and write it to OUT.png\n"
             "  --help                print this help\n"
             "\n"
             "Exit status: 0 on success, 2 on any error (the message says what and where).\n");
@@ -72,6 +75,7 @@ typedef struct {
     int print_ids;
     int ignore_eos;
     const char *dump_activations;
+    const char *boxes;
 } options;
 
 static void usage_error(const char *format, const char *value)
@@ -148,6 +152,8 @@ static options parse_options(int argc, char **argv)
             o.top_p = parse_float(arg, value, 1e-6f, 1.0f);
         else if (strcmp(arg, "--dump-activations") == 0)
             o.dump_activations = value;
+        else if (strcmp(arg, "--boxes") == 0)
+            o.boxes = value;
         else if (strcmp(arg, "--seed") == 0)
             o.seed = (unsigned long long)parse_long(arg, value, 0, LONG_MAX);
         else
@@ -159,6 +165,8 @@ static options parse_options(int argc, char **argv)
         usage_error("%s", "give exactly one of --image FILE and --pixel-values FILE.npy");
     if ((o.prompt == NULL) == (o.input_ids == NULL))
         usage_error("%s", "give exactly one of --prompt TEXT and --input-ids IDS");
+    if (o.boxes != NULL && o.image == NULL)
+        usage_error("%s", "--boxes draws on the --image FILE: give --image instead of --pixel-values");
     return o;
 }
 
@@ -204,14 +212,17 @@ static float *load_pixel_values(const char *path, int image_size)
     return array.data;
 }
 
-/* Prints the decoded answer. The embedding matrix can have more rows than
- * the tokenizer has pieces (paligemma-3b-pt-224 pads 257153 ids to 257216),
- * and a model may pick such an id; it is printed as <id:N>, with a warning. */
-static void print_answer(const tokenizer *tok, const int *ids, int count)
+/* Decodes the answer into a new string (the caller frees it). The embedding
+ * matrix can have more rows than the tokenizer has pieces (paligemma-3b-pt-224
+ * pads 257153 ids to 257216), and a model may pick such an id; it becomes
+ * <id:N>, with a warning. */
+static char *decode_answer(const tokenizer *tok, const int *ids, int count)
 {
     /* An id prints at most one piece (at most 1024 bytes, the loader's limit). */
     size_t text_size = 64 + 1024 * (size_t)count;
-    char *text = pg_xcalloc(text_size, 1, "the answer text");
+    char *answer = pg_xcalloc(text_size, 1, "the answer text");
+    char *run_text = pg_xcalloc(text_size, 1, "the answer text");
+    size_t used = 0;
     pg_error err;
     int start = 0;
     while (start < count) {
@@ -221,19 +232,30 @@ static void print_answer(const tokenizer *tok, const int *ids, int count)
         while (end < count && ids[end] >= 0 && ids[end] < tok->vocab_size)
             end++;
         if (end > start) {
-            if (tokenizer_decode(tok, ids + start, end - start, text, text_size, &err) != 0)
+            if (tokenizer_decode(tok, ids + start, end - start, run_text, text_size, &err) != 0)
                 pg_die(PROGRAM, &err, EXIT_ERROR);
-            fputs(text, stdout);
+            used += (size_t)snprintf(answer + used, text_size - used, "%s", run_text);
         }
         if (end < count) {
-            printf("<id:%d>", ids[end]);
+            used += (size_t)snprintf(answer + used, text_size - used, "<id:%d>", ids[end]);
             fprintf(stderr, PROGRAM ": warning: generated id %d has no piece in the tokenizer (ids 0..%d); "
                     "printed as <id:%d>\n", ids[end], tok->vocab_size - 1, ids[end]);
         }
         start = end + 1;
     }
-    printf("\n");
-    free(text);
+    free(run_text);
+    return answer;
+}
+
+/* Draws the boxes of a detection answer on the image; says on stderr how many. */
+static void draw_answer_boxes(const char *image_path, const char *answer, const char *out_path)
+{
+    paligemma_box boxes[64];
+    int num_boxes = paligemma_parse_boxes(answer, boxes, 64);
+    pg_error err;
+    if (paligemma_draw_boxes(image_path, boxes, num_boxes, out_path, &err) != 0)
+        pg_die(PROGRAM, &err, EXIT_ERROR);
+    fprintf(stderr, "%d box%s drawn into %s\n", num_boxes, num_boxes == 1 ? "" : "es", out_path);
 }
 
 int main(int argc, char **argv)
@@ -314,8 +336,13 @@ int main(int argc, char **argv)
     int num_answer = num_output;
     if (num_answer > 0 && output[num_answer - 1] == config->eos_token_id)
         num_answer--;
-    if (have_tokenizer)
-        print_answer(&tok, output, num_answer);
+    if (have_tokenizer) {
+        char *answer = decode_answer(&tok, output, num_answer);
+        printf("%s\n", answer);
+        if (o.boxes != NULL)
+            draw_answer_boxes(o.image, answer, o.boxes);
+        free(answer);
+    }
     if (o.print_ids || !have_tokenizer) {
         for (int i = 0; i < num_output; i++)
             printf(i ? " %d" : "%d", output[i]);
