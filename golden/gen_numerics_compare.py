@@ -1,6 +1,7 @@
 """Reference activation dumps for paligemma-compare and its test.
 
-For each tiny checkpoint of chapter 12 (float32, bfloat16, float16 weights)
+For each tiny checkpoint of chapter 12 (float32, bfloat16, float16 weights),
+and for the trained tiny-shapes model (golden/tiny_shapes/model, into trained/),
 the PyTorch reference runs the request that tests/test_numerics_compare.c
 gives the C program (photo.png, "caption en", 4 new tokens) and writes the
 dump with golden/dump_reference.py, into golden/numerics_compare/<precision>/.
@@ -25,3 +26,9 @@ def generate() -> None:
         ids = dump_reference(os.path.join(CHECKPOINTS, f"tiny_{precision}"), out, image=image, prompt=PROMPT,
                              max_new_tokens=MAX_NEW_TOKENS)
         print(f"  {precision}: greedy ids {ids}")
+
+    # The trained tiny-shapes model, under the name "trained".
+    out = os.path.join(GOLDEN_DIR, CHAPTER, "trained")
+    ids = dump_reference(os.path.join(GOLDEN_DIR, "tiny_shapes", "model"), out, image=image, prompt=PROMPT,
+                         max_new_tokens=MAX_NEW_TOKENS)
+    print(f"  trained: greedy ids {ids}")

@@ -76,12 +76,16 @@ static void remove_folder(const char *folder)
     rmdir(folder);
 }
 
-/* Runs `program` on tiny_<precision> with the golden request, dumping into
- * folder. environment is prepended to the command (e.g. PG_BROKEN_VARIANT=1). */
+/* Runs `program` on tiny_<precision> (or, for "trained", the tiny-shapes
+ * model) with the golden request, dumping into folder. environment is
+ * prepended to the command (e.g. PG_BROKEN_VARIANT=1). */
 static void dump_c_request(const char *environment, const char *program, const char *precision, const char *folder)
 {
     char checkpoint[64], model[4096], image[4096], command[12400], output[4096];
-    snprintf(checkpoint, sizeof checkpoint, "12_paligemma/tiny_%s", precision);
+    if (strcmp(precision, "trained") == 0)
+        snprintf(checkpoint, sizeof checkpoint, "tiny_shapes/model");
+    else
+        snprintf(checkpoint, sizeof checkpoint, "12_paligemma/tiny_%s", precision);
     golden_folder(model, sizeof model, checkpoint);
     golden_folder(image, sizeof image, "12_paligemma/photo.png");
     snprintf(command, sizeof command,
@@ -104,7 +108,7 @@ static void compare_with_reference(compare_report *report, const char *folder, c
 
 /* ---- C against PyTorch on the tiny checkpoints ---------------------------- */
 
-static void check_precision(const char *precision)
+static void check_precision(const char *precision, int num_tensors)
 {
     char folder[64];
     make_temp_folder(folder, sizeof folder);
@@ -112,7 +116,7 @@ static void check_precision(const char *precision)
     compare_report report;
     compare_with_reference(&report, folder, precision);
 
-    ck_assert_int_eq(report.num_rows, NUM_TENSORS);
+    ck_assert_int_eq(report.num_rows, num_tensors);
     for (int i = 0; i < report.num_rows; i++)
         ck_assert_msg(report.rows[i].status == COMPARE_PASS, "%s %s: relative error %.3g, tolerance %.3g",
                       precision, report.rows[i].name, report.rows[i].relative_error, report.rows[i].tolerance);
@@ -124,19 +128,27 @@ static void check_precision(const char *precision)
 
 START_TEST(float32_weights_match)
 {
-    check_precision("f32");
+    check_precision("f32", NUM_TENSORS);
 }
 END_TEST
 
 START_TEST(bfloat16_weights_match)
 {
-    check_precision("bf16");
+    check_precision("bf16", NUM_TENSORS);
 }
 END_TEST
 
 START_TEST(float16_weights_match)
 {
-    check_precision("f16");
+    check_precision("f16", NUM_TENSORS);
+}
+END_TEST
+
+/* The trained tiny-shapes model, whose activations are far from random. */
+START_TEST(trained_model_matches)
+{
+    /* 3 vision and 3 text layers: 3 more rows than the random checkpoints. */
+    check_precision("trained", NUM_TENSORS + 3);
 }
 END_TEST
 
@@ -390,6 +402,7 @@ Suite *numerics_compare_suite(void)
     tcase_add_test(reference, float32_weights_match);
     tcase_add_test(reference, bfloat16_weights_match);
     tcase_add_test(reference, float16_weights_match);
+    tcase_add_test(reference, trained_model_matches);
     tcase_add_test(reference, bfloat16_against_float32_fails_first_at_vision_embeddings);
     suite_add_tcase(suite, reference);
 
