@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <string.h>
 
 int tensor_compare(const char *name, const float *got, const float *want, size_t n,
@@ -58,6 +59,28 @@ const char *golden_path(const char *chapter, const char *name)
     const char *dir = getenv("PG_GOLDEN_DIR");
     snprintf(path, sizeof path, "%s/%s/%s.npy", dir != NULL ? dir : "golden", chapter, name);
     return path;
+}
+
+int *golden_load_ids(const char *chapter, const char *name, int count)
+{
+    npy_array ids64;
+    golden_load_i64(&ids64, chapter, name, 1, count);
+    int *ids = calloc((size_t)count, sizeof(int));
+    ck_assert_ptr_nonnull(ids);
+    for (int i = 0; i < count; i++)
+        ids[i] = (int)((int64_t *)ids64.data)[i];
+    npy_free(&ids64);
+    return ids;
+}
+
+int run_command(const char *command, char *output, size_t output_size)
+{
+    FILE *pipe = popen(command, "r");
+    ck_assert_msg(pipe != NULL, "cannot run %s", command);
+    size_t used = fread(output, 1, output_size - 1, pipe);
+    output[used] = '\0';
+    int status = pclose(pipe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 const char *program_path(const char *name)

@@ -51,6 +51,14 @@ void golden_load_f32(npy_array *array, const char *chapter, const char *name, in
 /* Like golden_load_f32 for an int64 file (token ids, positions). */
 void golden_load_i64(npy_array *array, const char *chapter, const char *name, int ndim, ...);
 
+/* Loads golden/<chapter>/<name>.npy, int64 of shape [count], as a new int
+ * array (caller frees): token ids and position ids. */
+int *golden_load_ids(const char *chapter, const char *name, int count);
+
+/* Runs a shell command and returns its exit status (-1 if it did not exit);
+ * its stdout, cut to output_size - 1 bytes, goes into output. */
+int run_command(const char *command, char *output, size_t output_size);
+
 /* Returns the path golden/<chapter>/<name>.npy in a static buffer. */
 const char *golden_path(const char *chapter, const char *name);
 

@@ -62,18 +62,6 @@ static void free_case(attention_case *c)
         free(c->storage[j]);
 }
 
-/* Loads golden int64 positions into ints. */
-static int *load_positions(const char *name, int T)
-{
-    npy_array positions64;
-    golden_load_i64(&positions64, CHAPTER, name, 1, T);
-    int *positions = pg_xcalloc((size_t)T, sizeof(int), "positions");
-    for (int t = 0; t < T; t++)
-        positions[t] = (int)((int64_t *)positions64.data)[t];
-    npy_free(&positions64);
-    return positions;
-}
-
 /* Runs one attention call that must succeed; out is [T, HIDDEN]. */
 static void run_attention(float *out, const attention_case *c, const float *x, const float *mask,
                           const int *positions, kv_cache *cache, gemma_attention_scratch *scratch, int T)
@@ -99,7 +87,7 @@ static void check_case(const char *name, int num_heads, int num_key_value_heads,
         golden_load_f32(&mask, CHAPTER, file, 2, T, T);
     }
     snprintf(file, sizeof file, "%s_positions", name);
-    int *positions = load_positions(file, T);
+    int *positions = golden_load_ids(CHAPTER, file, T);
 
     attention_case c = make_case(num_heads, num_key_value_heads, head_dim, seed);
     gemma_attention_scratch scratch;
@@ -170,7 +158,7 @@ static void run_decode(float *outputs, kv_cache *cache)
         snprintf(name, sizeof name, "decode_x_%d", step);
         golden_load_f32(&x, CHAPTER, name, 2, T, HIDDEN);
         snprintf(name, sizeof name, "decode_positions_%d", step);
-        int *positions = load_positions(name, T);
+        int *positions = golden_load_ids(CHAPTER, name, T);
         /* NULL mask: the prefill is the prefix, and a decode step attends to all. */
         run_attention(outputs + (size_t)row * HIDDEN, &c, x.data, NULL, positions, cache, &scratch, T);
         ck_assert_int_eq(kv_cache_num_items(cache), PREFILL + step);
@@ -253,7 +241,7 @@ START_TEST(null_mask_equals_zero_mask)
     enum { T = 6 };
     npy_array x;
     golden_load_f32(&x, CHAPTER, "multi_query_x", 2, T, HIDDEN);
-    int *positions = load_positions("multi_query_positions", T);
+    int *positions = golden_load_ids(CHAPTER, "multi_query_positions", T);
     attention_case c = make_case(8, 1, 16, 610);
     gemma_attention_scratch scratch;
     pg_error err;

@@ -53,17 +53,6 @@ static gemma_config layer_config(int hidden_size, int intermediate_size, int num
     return config;
 }
 
-static int *load_positions(const char *name, int T)
-{
-    npy_array positions64;
-    golden_load_i64(&positions64, CHAPTER, name, 1, T);
-    int *positions = pg_xcalloc((size_t)T, sizeof(int), "positions");
-    for (int t = 0; t < T; t++)
-        positions[t] = (int)((int64_t *)positions64.data)[t];
-    npy_free(&positions64);
-    return positions;
-}
-
 /* Runs layer 0 of the seeded model on golden <name>_x and compares with
  * <name>_out, then runs it again with out == hidden_states, which must give
  * the same bits. */
@@ -82,7 +71,7 @@ static void check_case(const char *name, const gemma_config *config, uint64_t se
         golden_load_f32(&mask, CHAPTER, file, 2, T, T);
     }
     snprintf(file, sizeof file, "%s_positions", name);
-    int *positions = load_positions(file, T);
+    int *positions = golden_load_ids(CHAPTER, file, T);
 
     gemma_random_weights random;
     gemma_decoder_layer_scratch scratch;

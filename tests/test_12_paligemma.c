@@ -188,18 +188,6 @@ END_TEST
  * The paligemma command, end to end: a PNG and a text prompt.
  * ------------------------------------------------------------------------- */
 
-/* Runs a shell command; returns its exit status and its stdout (and stderr
- * when merge_stderr) in output. */
-static int run_command(const char *command, char *output, size_t output_size)
-{
-    FILE *pipe = popen(command, "r");
-    ck_assert_ptr_nonnull(pipe);
-    size_t used = fread(output, 1, output_size - 1, pipe);
-    output[used] = '\0';
-    int status = pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* The same ids as the PyTorch pipeline fed the same file and text:
  * Pillow preprocessing, the sentencepiece prompt, greedy decoding. */
 START_TEST(command_matches_pytorch_pipeline)

@@ -41,17 +41,6 @@ static void golden_folder(char *out, size_t out_size, const char *relative)
     snprintf(chapter + 1, out_size - (size_t)(chapter + 1 - out), "%s", relative);
 }
 
-/* Runs a shell command; returns its exit status and its output. */
-static int run_command(const char *command, char *output, size_t output_size)
-{
-    FILE *pipe = popen(command, "r");
-    ck_assert_ptr_nonnull(pipe);
-    size_t used = fread(output, 1, output_size - 1, pipe);
-    output[used] = '\0';
-    int status = pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* A fresh temporary folder, and its removal with the files in it. */
 static void make_temp_folder(char *out, size_t out_size)
 {
