@@ -217,7 +217,7 @@ START_TEST(embeddings_reject_transposed_grid)
 
     char report[1024];
     tensor_diff diff;
-    int ok = tensor_compare("embeddings, transposed grid", transposed, want.data, want.count, EMBEDDINGS_ATOL,
+    int ok = tensor_compare("expected to miss: embeddings, transposed grid", transposed, want.data, want.count, EMBEDDINGS_ATOL,
                             EMBEDDINGS_RTOL, &diff, report, sizeof report);
     printf("  %s\n", report);
     ck_assert_msg(!ok, "the transposed patch order matches the golden embeddings: %s", report);

@@ -131,6 +131,16 @@ static options parse_options(int argc, char **argv)
             o.print_ids = 1;
             continue;
         }
+        if (strncmp(arg, "--", 2) != 0)
+            usage_error("unexpected argument '%s': every value follows its option, as in --prompt TEXT", arg);
+        static const char *const valued[] = {"--model", "--image", "--pixel-values", "--prompt", "--input-ids",
+                                             "--max-tokens", "--temperature", "--top-p", "--seed",
+                                             "--dump-activations", "--boxes"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            known = known || strcmp(arg, valued[k]) == 0;
+        if (!known)
+            usage_error("unknown option %s", arg);
         if (i + 1 >= argc)
             usage_error("option %s needs a value", arg);
         const char *value = argv[++i];
@@ -256,6 +266,9 @@ static void draw_answer_boxes(const char *image_path, const char *answer, const 
     if (paligemma_draw_boxes(image_path, boxes, num_boxes, out_path, &err) != 0)
         pg_die(PROGRAM, &err, EXIT_ERROR);
     fprintf(stderr, "%d box%s drawn into %s\n", num_boxes, num_boxes == 1 ? "" : "es", out_path);
+    if (num_boxes == 0)
+        fprintf(stderr, PROGRAM ": warning: the answer has no <locYYYY> x 4 box, so %s is the image "
+                "unchanged; --boxes is for detection prompts such as \"detect cat\"\n", out_path);
 }
 
 int main(int argc, char **argv)
@@ -264,12 +277,15 @@ int main(int argc, char **argv)
     pg_error err;
     int interactive = isatty(fileno(stderr));
 
-    /* The model: config.json and the safetensors files. */
-    paligemma_model model;
-    if (paligemma_model_load(&model, o.model, stderr, &err) != 0)
+    /* config.json first: it is small, and it gives the sizes that the
+     * inputs are checked against before the weights are loaded. */
+    char path[4096];
+    paligemma_config file_config;
+    snprintf(path, sizeof path, "%s/config.json", o.model);
+    if (paligemma_config_load(&file_config, path, &err) != 0)
         pg_die(PROGRAM, &err, EXIT_ERROR);
-    const paligemma_config *config = &model.config;
-    int image_size = config->vision_config.image_size;
+    int image_size = file_config.vision_config.image_size;
+    int num_image_tokens = paligemma_num_image_tokens(&file_config);
 
     /* The tokenizer, needed for --prompt and for printing text. */
     char tokenizer_path[4096];
@@ -283,16 +299,16 @@ int main(int argc, char **argv)
     int num_ids = 0;
     int *ids;
     if (o.prompt != NULL) {
-        int max_ids = paligemma_num_image_tokens(config) + 2 + 3 * (int)strlen(o.prompt) + 3;
+        int max_ids = num_image_tokens + 2 + 3 * (int)strlen(o.prompt) + 3;
         ids = pg_xcalloc((size_t)max_ids, sizeof(int), "the prompt ids");
-        if (paligemma_prompt_ids(&tok, o.prompt, paligemma_num_image_tokens(config), ids, max_ids, &num_ids, &err) != 0)
+        if (paligemma_prompt_ids(&tok, o.prompt, num_image_tokens, ids, max_ids, &num_ids, &err) != 0)
             pg_die(PROGRAM, &err, EXIT_ERROR);
     } else {
         ids = parse_id_list(o.input_ids, &num_ids);
     }
-    if (have_tokenizer && tok.image_token_id != config->image_token_index) {
+    if (have_tokenizer && tok.image_token_id != file_config.image_token_index) {
         fprintf(stderr, PROGRAM ": %s: <image> is id %d but config.json's image_token_index is %d\n",
-                tokenizer_path, tok.image_token_id, config->image_token_index);
+                tokenizer_path, tok.image_token_id, file_config.image_token_index);
         return EXIT_ERROR;
     }
 
@@ -305,6 +321,12 @@ int main(int argc, char **argv)
     } else {
         pixel_values = load_pixel_values(o.pixel_values, image_size);
     }
+
+    /* The model: config.json again and the safetensors files. */
+    paligemma_model model;
+    if (paligemma_model_load(&model, o.model, stderr, &err) != 0)
+        pg_die(PROGRAM, &err, EXIT_ERROR);
+    const paligemma_config *config = &model.config;
 
     /* Generate. */
     paligemma_generation_options generation = {
@@ -354,9 +376,9 @@ int main(int argc, char **argv)
     double tokens_per_second = timings.decode_seconds > 0 ? timings.decode_steps / timings.decode_seconds : 0.0;
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
-    fprintf(stderr, "vision %.3f s, prefill %.3f s (%d tokens), decode %d tokens in %.3f s (%.2f tokens/s), "
+    fprintf(stderr, "vision %.3f s, prefill %.3f s (%d tokens), decode %d token%s in %.3f s (%.2f tokens/s), "
             "peak memory %.0f MiB\n", timings.vision_seconds, timings.prefill_seconds, num_ids, timings.decode_steps,
-            timings.decode_seconds, tokens_per_second, usage.ru_maxrss / 1024.0);
+            timings.decode_steps == 1 ? "" : "s", timings.decode_seconds, tokens_per_second, usage.ru_maxrss / 1024.0);
 
     free(output);
     free(pixel_values);

@@ -75,7 +75,7 @@ def main() -> None:
     c_output = run([os.path.join(args.build, "paligemma"), "--model", folder, "--pixel-values", pixels,
                     "--input-ids", id_list, "--max-tokens", str(args.max_tokens), "--ignore-eos"], env)
     c_wall = time.perf_counter() - start
-    timing = re.search(r"vision ([0-9.]+) s, prefill ([0-9.]+) s \((\d+) tokens\), decode (\d+) tokens in "
+    timing = re.search(r"vision ([0-9.]+) s, prefill ([0-9.]+) s \((\d+) tokens\), decode (\d+) tokens? in "
                        r"([0-9.]+) s .*peak memory ([0-9.]+) MiB", c_output)
     c = {"vision_seconds": float(timing.group(1)),
          "prefill_seconds": float(timing.group(1)) + float(timing.group(2)),
