@@ -32,7 +32,7 @@
 #define BLOCK_FEATURES 128
 /* Products smaller than this many multiply-adds run on one thread: starting
  * the other threads costs more than they would save. */
-#define PARALLEL_MIN_WORK (1L << 18)
+#define PARALLEL_MIN_WORK (1L << 22)
 
 /* Returns the float32 value of a bfloat16: its 16 bits on top, zeros below. */
 static inline float bf16_to_float(uint16_t bits)

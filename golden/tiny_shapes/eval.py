@@ -5,7 +5,7 @@ temporary folder, and asks each scene a caption, one detection and one color
 question (when a shape occurs once). Each request runs twice: through
 build/paligemma (the C program, reading the PNG) and through the PyTorch
 reference (load_paligemma and generate_greedy on the same PNG, preprocessed by
-golden/gen_13_image_preprocessing.py's siglip_preprocess). Prints:
+golden/processing_paligemma.py's siglip_preprocess). Prints:
 
   - caption exact match, color accuracy, detection recall at IoU 0.5, for C and PyTorch;
   - C vs PyTorch: how many requests gave identical token ids, and for every
@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(HERE))  # golden/
 sys.path.insert(0, HERE)
 
 import scenes  # noqa: E402
-from gen_13_image_preprocessing import siglip_preprocess  # noqa: E402
+from processing_paligemma import siglip_preprocess  # noqa: E402
 from modeling_paligemma import generate_greedy, load_paligemma  # noqa: E402
 
 EVAL_SEED = 2024   # training uses seed 1, its validation 999, the tokenizer corpus 7

@@ -12,7 +12,7 @@ Boxes are y_min, x_min, y_max, x_max on the 0..1023 grid of the whole image,
 as PaliGemma writes them: bin = round(coordinate / size * 1023)... clamped.
 Everything is drawn with Pillow from a numpy Generator, so a seed fixes the set.
 preprocess() is the model's input pipeline, the steps of
-golden/gen_13_image_preprocessing.py (and of the C program) on an image in memory.
+golden/processing_paligemma.py's siglip_preprocess (and of the C program) on an image in memory.
 """
 from dataclasses import dataclass
 from typing import List, Tuple
