@@ -53,7 +53,7 @@ typedef struct {
     size_t shape[SAFETENSORS_MAX_DIMS];
     size_t count;                        /* product of shape; 1 for a scalar */
     const uint8_t *data;                 /* count * element size raw bytes, maybe unaligned */
-    const char *file;                    /* path of the file that holds it */
+    const char *file;                    /* path of the file that contains it */
     int used;                            /* set when a lookup returns the tensor */
 } safetensors_tensor;
 
@@ -144,8 +144,8 @@ typedef enum {
 /* Returns a one-line description of the scheme, e.g. for a log line. */
 const char *paligemma_name_scheme_description(paligemma_name_scheme scheme);
 
-/* Detects the scheme from the names present (the first call decides; later
- * calls return the cached answer). Fails when no name has a PaliGemma prefix,
+/* Detects the scheme from the names present. The first call decides, and later
+ * calls return the cached result. Fails when no name has a PaliGemma prefix,
  * or when names of both schemes are present. */
 int safetensors_paligemma_scheme(safetensors_checkpoint *checkpoint, paligemma_name_scheme *scheme,
                                  pg_error *err);

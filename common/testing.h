@@ -44,8 +44,8 @@ int tensor_compare(const char *name, const float *got, const float *want, size_t
     } while (0)
 
 /* Loads golden/<chapter>/<name>.npy as float32 and checks its shape against
- * the ndim sizes (int) given after ndim. Aborts the test with a message that says
- * to run `make golden` if the file is missing or has another dtype or shape. */
+ * the ndim sizes (int) given after ndim. If the file is missing or has another
+ * dtype or shape, aborts the test with a message to run `make golden`. */
 void golden_load_f32(npy_array *array, const char *chapter, const char *name, int ndim, ...);
 
 /* Like golden_load_f32 for an int64 file (token ids, positions). */

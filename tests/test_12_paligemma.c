@@ -204,7 +204,7 @@ START_TEST(command_matches_pytorch_pipeline)
              getenv("PG_GOLDEN_DIR") != NULL ? getenv("PG_GOLDEN_DIR") : "golden");
     ck_assert_int_eq(run_command(command, output, sizeof output), 0);
 
-    /* The last line holds the ids. */
+    /* The last line contains the ids. */
     char *last_line = output + strlen(output) - 1;
     while (last_line > output && last_line[-1] != '\n')
         last_line--;
@@ -223,7 +223,7 @@ START_TEST(command_matches_pytorch_pipeline)
 }
 END_TEST
 
-/* Invalid requests exit with status 2 and say why. */
+/* Invalid requests exit with status 2 and print the reason. */
 START_TEST(command_rejects_bad_requests)
 {
     char output[8192];

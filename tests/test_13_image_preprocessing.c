@@ -339,7 +339,7 @@ START_TEST(truncated_png_is_error)
 }
 END_TEST
 
-/* The file declares 100000 x 100000 pixels (30 GB as RGB) and holds no
+/* The file declares 100000 x 100000 pixels (30 GB as RGB) and contains no
  * pixel data. It must be rejected from its header: had stb_image been asked
  * to decode it, the message would be a decode or allocation failure instead. */
 START_TEST(huge_declared_size_rejected_before_decoding)

@@ -236,7 +236,7 @@ static char *decode_answer(const tokenizer *tok, const int *ids, int count)
     pg_error err;
     int start = 0;
     while (start < count) {
-        /* The longest run of ids the tokenizer knows, decoded together so that
+        /* The longest run of ids that have tokenizer pieces, decoded together so that
          * byte pieces join into UTF-8 characters. */
         int end = start;
         while (end < count && ids[end] >= 0 && ids[end] < tok->vocab_size)
@@ -257,7 +257,7 @@ static char *decode_answer(const tokenizer *tok, const int *ids, int count)
     return answer;
 }
 
-/* Draws the boxes of a detection answer on the image; says on stderr how many. */
+/* Draws the boxes of a detection answer on the image; prints how many on stderr. */
 static void draw_answer_boxes(const char *image_path, const char *answer, const char *out_path)
 {
     paligemma_box boxes[64];

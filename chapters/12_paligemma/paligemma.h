@@ -110,7 +110,7 @@ int sample_argmax(const float *logits, int V);
 /* Samples from softmax(logits / temperature) restricted to the smallest set of
  * most likely tokens whose probability reaches top_p (the token that crosses
  * top_p is kept), renormalized. u is a uniform random number in [0, 1).
- * scratch holds V ints. */
+ * scratch has room for V ints. */
 int sample_top_p(const float *logits, int V, float temperature, float top_p, double u, int *scratch);
 
 #endif
